@@ -1,0 +1,46 @@
+using MLNet.Normalization.Kernels;
+
+namespace MLNet.Normalization.InputNormalization;
+
+/// <summary>The formulas of the input normalizers, each written as a per-channel affine map.</summary>
+internal static class InputNormalizationMaps
+{
+    /// <summary>Keras caffe means, in the output's BGR order.</summary>
+    public static readonly double[] CaffeMeansBgr = [103.939, 116.779, 123.68];
+
+    /// <summary>ZeroToOne: x / max. MinusOneToOne: x / (max / 2) − 1.</summary>
+    public static ChannelAffineMap ForRange(PixelRange range, float maxPixelValue) => range switch
+    {
+        PixelRange.ZeroToOne => ChannelAffineMap.Uniform(1.0 / maxPixelValue, 0),
+        PixelRange.MinusOneToOne => ChannelAffineMap.Uniform(2.0 / maxPixelValue, -1),
+        _ => throw new ArgumentOutOfRangeException(nameof(range), range, "Unknown pixel range."),
+    };
+
+    /// <summary>(x / max − mean[c]) / std[c] = x · 1 / (max · std[c]) − mean[c] / std[c].</summary>
+    public static ChannelAffineMap ForStatistics(ChannelStatistics statistics, float maxPixelValue)
+    {
+        var scale = new double[statistics.Channels];
+        var shift = new double[statistics.Channels];
+        for (int c = 0; c < scale.Length; c++)
+        {
+            scale[c] = 1.0 / ((double)maxPixelValue * statistics.Std[c]);
+            shift[c] = -(double)statistics.Mean[c] / statistics.Std[c];
+        }
+        return new ChannelAffineMap(scale, shift);
+    }
+
+    /// <summary>The Keras <c>preprocess_input</c> modes on RGB values in 0..255.</summary>
+    public static ChannelAffineMap ForImageNet(ImageNetPreprocessing mode) => mode switch
+    {
+        ImageNetPreprocessing.Caffe => new ChannelAffineMap([1, 1, 1], CaffeMeansBgr.Select(m => -m).ToArray(), sourceChannel: [2, 1, 0]),
+        ImageNetPreprocessing.Tf => ForRange(PixelRange.MinusOneToOne, 255),
+        ImageNetPreprocessing.Torch => ForStatistics(ChannelStatistics.ImageNet, 255),
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown ImageNet preprocessing mode."),
+    };
+
+    public static void CheckMaxPixelValue(float maxPixelValue)
+    {
+        if (!float.IsFinite(maxPixelValue) || maxPixelValue <= 0)
+            throw new ArgumentOutOfRangeException(nameof(maxPixelValue), maxPixelValue, $"maxPixelValue must be positive and finite, got {maxPixelValue}.");
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using MLNet.Normalization.InputNormalization;
+using MLNet.Normalization.Interop;
+using MLNet.Normalization.Kernels;
+using MLNet.Normalization.Shapes;
+
+namespace MLNet.Normalization;
+
+/// <summary>Scales pixel values onto [0, 1] or [−1, 1]; see <see cref="InputNormalizationCatalog.ScalePixels"/>.</summary>
+public sealed class PixelScalingEstimator : TrivialNormalizingEstimator<PixelScalingTransformer>
+{
+    internal PixelScalingEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, PixelRange range, float maxPixelValue)
+        : base(env, nameof(PixelScalingEstimator), new PixelScalingTransformer(env, outputColumnName, inputColumnName, range, maxPixelValue))
+    {
+    }
+}
+
+/// <summary>
+/// y = x / max (<see cref="PixelRange.ZeroToOne"/>) or y = x / (max / 2) − 1 (<see cref="PixelRange.MinusOneToOne"/>)
+/// on every element of a float vector, whatever its shape.
+/// </summary>
+public sealed class PixelScalingTransformer : NormalizingTransformerBase, ILoadableTransformer<PixelScalingTransformer>
+{
+    internal const string LoaderSignature = "PixelScalingTransformer";
+    private static readonly ModelFormat Format = new("PIXSCALE", LoaderSignature, ModelFormat.InitialVersion);
+    static ModelFormat ILoadableTransformer<PixelScalingTransformer>.Format => Format;
+
+    private readonly ChannelAffineMap _map;
+
+    internal PixelScalingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, PixelRange range, float maxPixelValue)
+        : base(env, Format, outputColumnName, inputColumnName)
+    {
+        InputNormalizationMaps.CheckMaxPixelValue(maxPixelValue);
+        Range = range;
+        MaxPixelValue = maxPixelValue;
+        _map = InputNormalizationMaps.ForRange(range, maxPixelValue);
+    }
+
+    /// <summary>The target range.</summary>
+    public PixelRange Range { get; }
+
+    /// <summary>The largest pixel value, 255 for 8-bit images.</summary>
+    public float MaxPixelValue { get; }
+
+    private protected override int ParameterChannels => _map.Channels;
+    private protected override ChannelLayout ParameterLayout => ChannelLayout.ChannelsFirst;
+    private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_map, geometry);
+
+    // *** Binary format ***
+    // int: PixelRange
+    // float: maxPixelValue
+    private protected override void SaveParameters(BinaryWriter writer)
+    {
+        writer.WriteEnum(Range);
+        writer.Write(MaxPixelValue);
+    }
+
+    static PixelScalingTransformer ILoadableTransformer<PixelScalingTransformer>.Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten)
+        => new(env, columns.OutputColumnName, columns.InputColumnName, reader.ReadEnum<PixelRange>(), reader.ReadSingle());
+}

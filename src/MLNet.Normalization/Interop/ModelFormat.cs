@@ -1,0 +1,39 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace MLNet.Normalization.Interop;
+
+/// <summary>
+/// The identity a transformer writes into a saved model: an 8-character model signature, the loader signature
+/// (at most 24 characters) that the model file names to find the loader, and the format version. A transformer
+/// writes <see cref="Version"/> and reads every version from 0x00010001 up to it.
+/// </summary>
+internal sealed record ModelFormat(string ModelSignature, string LoaderSignature, uint Version)
+{
+    public const uint InitialVersion = 0x00010001;
+
+    public VersionInfo VersionInfo => new(
+        modelSignature: ModelSignature,
+        verWrittenCur: Version,
+        verReadableCur: Version,
+        verWeCanReadBack: InitialVersion,
+        loaderAssemblyName: typeof(ModelFormat).Assembly.FullName,
+        loaderSignature: LoaderSignature,
+        loaderSignatureAlt: null);
+}
+
+/// <summary>
+/// Implemented by every transformer of the library: its persisted identity and the factory that rebuilds it
+/// from a model file. <see cref="TransformerLoader{T}"/> turns this into ML.NET's loader signatures.
+/// </summary>
+internal interface ILoadableTransformer<TSelf>
+    where TSelf : NormalizingTransformerBase, ILoadableTransformer<TSelf>
+{
+    static abstract ModelFormat Format { get; }
+
+    /// <summary>Reads the parameters written by the transformer's SaveParameters, in the given format version.</summary>
+    static abstract TSelf Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten);
+}
+
+/// <summary>The output and input column of a transformer.</summary>
+internal readonly record struct TransformerColumns(string OutputColumnName, string InputColumnName);

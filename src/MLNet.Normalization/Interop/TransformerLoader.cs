@@ -1,0 +1,46 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace MLNet.Normalization.Interop;
+
+/// <summary>
+/// The factory methods ML.NET's component catalog calls when a model file names one of the library's loader
+/// signatures (see <c>LoadableClasses.cs</c>). Each closed type serves one transformer.
+/// </summary>
+internal static class TransformerLoader<T>
+    where T : NormalizingTransformerBase, ILoadableTransformer<T>
+{
+    // For SignatureLoadModel.
+    public static T Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel(T.Format.VersionInfo);
+
+        // *** Binary format ***
+        // int: number of column pairs (always 1)
+        // int: id of output column name
+        // int: id of input column name
+        // then the transformer's own parameters (see its SaveParameters)
+        try
+        {
+            int pairs = ctx.Reader.ReadInt32();
+            env.CheckDecode(pairs == 1, $"expected one column pair, found {pairs}");
+            var columns = new TransformerColumns(ctx.LoadNonEmptyString(), ctx.LoadNonEmptyString());
+            return T.Load(env, columns, ctx.Reader, ctx.Header.ModelVerWritten);
+        }
+        catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
+        {
+            throw env.ExceptDecode(e, $"The saved {typeof(T).Name} is corrupt: {e.Message}");
+        }
+    }
+
+    // For SignatureLoadRowMapper.
+    public static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    // For SignatureLoadDataTransform.
+    public static IDataTransform Create(IHostEnvironment env, ModelLoadContext ctx, IDataView input)
+        => Create(env, ctx).MakeDataTransform(input);
+}

@@ -1,0 +1,56 @@
+namespace MLNet.Normalization.Kernels;
+
+/// <summary>
+/// A per-channel affine map with an optional channel reordering:
+/// y[c] = x[SourceChannel[c]] · Scale[c] + Shift[c]. Coefficients are kept in double so maps can be composed
+/// and inverted without losing precision; kernels round them to float once.
+/// </summary>
+internal sealed class ChannelAffineMap
+{
+    private readonly double[] _scale;
+    private readonly double[] _shift;
+    private readonly int[] _sourceChannel;
+
+    public ChannelAffineMap(double[] scale, double[] shift, int[]? sourceChannel = null)
+    {
+        if (scale.Length == 0 || scale.Length != shift.Length)
+            throw new ArgumentException($"Scale and shift need the same non-zero length, got {scale.Length} and {shift.Length}.");
+        sourceChannel ??= Enumerable.Range(0, scale.Length).ToArray();
+        if (sourceChannel.Length != scale.Length || sourceChannel.Order().Where((c, i) => c != i).Any())
+            throw new ArgumentException("The source channels must be a permutation of the channels.", nameof(sourceChannel));
+        foreach (var s in scale)
+            if (s == 0 || !double.IsFinite(s))
+                throw new ArgumentException($"Every scale must be finite and non-zero, got {s}.", nameof(scale));
+        foreach (var s in shift)
+            if (!double.IsFinite(s))
+                throw new ArgumentException($"Every shift must be finite, got {s}.", nameof(shift));
+        _scale = scale;
+        _shift = shift;
+        _sourceChannel = sourceChannel;
+    }
+
+    /// <summary>The same scale and shift for every element of the vector, whatever its shape.</summary>
+    public static ChannelAffineMap Uniform(double scale, double shift) => new([scale], [shift]);
+
+    public int Channels => _scale.Length;
+    public ReadOnlySpan<double> Scale => _scale;
+    public ReadOnlySpan<double> Shift => _shift;
+    public ReadOnlySpan<int> SourceChannel => _sourceChannel;
+    public bool ReordersChannels => _sourceChannel.Where((c, i) => c != i).Any();
+
+    /// <summary>The map that undoes this one: x[SourceChannel[c]] = (y[c] − Shift[c]) / Scale[c].</summary>
+    public ChannelAffineMap Inverse()
+    {
+        var scale = new double[Channels];
+        var shift = new double[Channels];
+        var source = new int[Channels];
+        for (int c = 0; c < Channels; c++)
+        {
+            int target = _sourceChannel[c];
+            source[target] = c;
+            scale[target] = 1 / _scale[c];
+            shift[target] = -_shift[c] / _scale[c];
+        }
+        return new ChannelAffineMap(scale, shift, source);
+    }
+}

@@ -1,0 +1,18 @@
+namespace MLNet.Normalization;
+
+/// <summary>Where the channel dimension sits in an image-like float vector.</summary>
+public enum ChannelLayout
+{
+    /// <summary>
+    /// Read the layout from the column's dimensions: (C, H, W) or (C, L) is channels-first, (H, W, C) or (L, C)
+    /// is channels-last. A shape that fits both, or a flat vector of unknown shape, is an error that asks for an
+    /// explicit layout.
+    /// </summary>
+    Auto = 0,
+
+    /// <summary>Planar (C, H, W): each channel is a contiguous plane. ML.NET's <c>ExtractPixels</c> default.</summary>
+    ChannelsFirst = 1,
+
+    /// <summary>Interleaved (H, W, C): the channels of one pixel are adjacent. <c>ExtractPixels(interleavePixelColors: true)</c>.</summary>
+    ChannelsLast = 2,
+}
