@@ -8,8 +8,8 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
 {
     public int Length => Channels * SpatialSize;
 
-    /// <summary>Channel counts up to this are taken for a channel dimension when the count must be inferred.</summary>
-    public const int MaxInferredChannels = 4;
+    /// <summary>Image channel counts (gray, RGB, RGBA): the sizes taken for a channel dimension when the count must be inferred.</summary>
+    private static bool IsImageChannelCount(int size) => size is 1 or 3 or 4;
 
     /// <summary>
     /// Resolves the geometry of a vector of <paramref name="length"/> elements with dimensions
@@ -37,8 +37,8 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
             {
                 ChannelLayout.ChannelsFirst when shaped => first,
                 ChannelLayout.ChannelsLast when shaped => last,
-                ChannelLayout.Auto when shaped && (first <= MaxInferredChannels) != (last <= MaxInferredChannels) =>
-                    first <= MaxInferredChannels ? first : last,
+                ChannelLayout.Auto when shaped && IsImageChannelCount(first) != IsImageChannelCount(last) =>
+                    IsImageChannelCount(first) ? first : last,
                 _ => 0,
             };
             if (channels == 0)

@@ -6,7 +6,8 @@ public enum ChannelLayout
     /// <summary>
     /// Read the layout from the column's dimensions: (C, H, W) or (C, L) is channels-first, (H, W, C) or (L, C)
     /// is channels-last. A shape that fits both, or a flat vector of unknown shape, is an error that asks for an
-    /// explicit layout.
+    /// explicit layout. When the channel count is not known yet (fitting statistics), the end whose size is an image
+    /// channel count (1, 3 or 4) while the other's is not is the channel dimension.
     /// </summary>
     Auto = 0,
 
