@@ -48,6 +48,13 @@ internal sealed class ChannelMomentsAccumulator
         Rows++;
     }
 
+    /// <summary>Forgets every row, keeping the geometry (one accumulator serves a stream of mini-batches).</summary>
+    public void Reset()
+    {
+        Array.Fill(_channels, Moments.Empty);
+        Rows = 0;
+    }
+
     public void Merge(ChannelMomentsAccumulator other)
     {
         if (other.Geometry != Geometry)

@@ -19,17 +19,8 @@ internal readonly record struct Moments(long Count, double Mean, double M2)
     {
         if (values.IsEmpty)
             return Empty;
-        double sum = 0;
-        foreach (var v in values)
-            sum += v;
-        double mean = sum / values.Length;
-        double m2 = 0;
-        foreach (var v in values)
-        {
-            double d = v - mean;
-            m2 += d * d;
-        }
-        return new Moments(values.Length, mean, m2);
+        double mean = DoubleSums.Sum(values) / values.Length;
+        return new Moments(values.Length, mean, DoubleSums.SquaredDeviations(values, mean));
     }
 
     /// <summary>The moments of the union of both sets (Chan, Golub and LeVeque's pairwise update).</summary>
