@@ -38,16 +38,7 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
     {
         var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels: 0, _layout);
         var accumulator = new ChannelMomentsAccumulator(geometry);
-        VectorColumn.ForEachRow(input, InputColumnName, (row, values) =>
-        {
-            int slot = NonFinite.IndexOf(values);
-            if (slot >= 0)
-                throw new InvalidOperationException(
-                    $"Cannot fit channel statistics: input column '{InputColumnName}' has the non-finite value {values[slot]} at row {row}, slot {slot}.");
-            accumulator.Add(values);
-        });
-        if (accumulator.Rows == 0)
-            throw new InvalidOperationException($"Cannot fit channel statistics: input column '{InputColumnName}' has no rows.");
+        VectorColumn.ForEachFiniteRow(input, InputColumnName, "channel statistics", (_, values) => accumulator.Add(values));
 
         var mean = new float[geometry.Channels];
         var std = new float[geometry.Channels];

@@ -34,3 +34,24 @@ using MLNet.Normalization.Interop;
     typeof(SignatureLoadRowMapper), "Channel Denormalizer", ChannelDenormalizingTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(IDataTransform), typeof(TransformerLoader<ChannelDenormalizingTransformer>), null,
     typeof(SignatureLoadDataTransform), "Channel Denormalizer", ChannelDenormalizingTransformer.LoaderSignature)]
+
+[assembly: LoadableClass(typeof(BatchNormTransformer), typeof(TransformerLoader<BatchNormTransformer>), null,
+    typeof(SignatureLoadModel), "Batch Normalization", BatchNormTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(TransformerLoader<BatchNormTransformer>), null,
+    typeof(SignatureLoadRowMapper), "Batch Normalization", BatchNormTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IDataTransform), typeof(TransformerLoader<BatchNormTransformer>), null,
+    typeof(SignatureLoadDataTransform), "Batch Normalization", BatchNormTransformer.LoaderSignature)]
+
+[assembly: LoadableClass(typeof(LayerNormTransformer), typeof(TransformerLoader<LayerNormTransformer>), null,
+    typeof(SignatureLoadModel), "Layer Normalization", LayerNormTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(TransformerLoader<LayerNormTransformer>), null,
+    typeof(SignatureLoadRowMapper), "Layer Normalization", LayerNormTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IDataTransform), typeof(TransformerLoader<LayerNormTransformer>), null,
+    typeof(SignatureLoadDataTransform), "Layer Normalization", LayerNormTransformer.LoaderSignature)]
+
+[assembly: LoadableClass(typeof(GroupNormTransformer), typeof(TransformerLoader<GroupNormTransformer>), null,
+    typeof(SignatureLoadModel), "Group Normalization", GroupNormTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(TransformerLoader<GroupNormTransformer>), null,
+    typeof(SignatureLoadRowMapper), "Group Normalization", GroupNormTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IDataTransform), typeof(TransformerLoader<GroupNormTransformer>), null,
+    typeof(SignatureLoadDataTransform), "Group Normalization", GroupNormTransformer.LoaderSignature)]

@@ -40,6 +40,17 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
     /// <summary>Where the channel dimension is expected.</summary>
     private protected abstract ChannelLayout ParameterLayout { get; }
 
+    /// <summary>
+    /// How a column of these dimensions and length splits for this transformer, or null with the reason in
+    /// <paramref name="error"/>. The default resolves <see cref="ParameterChannels"/> channels in
+    /// <see cref="ParameterLayout"/> (see <see cref="ChannelGeometry.TryResolve"/>).
+    /// </summary>
+    private protected virtual ChannelGeometry? TryResolveGeometry(ReadOnlySpan<int> dimensions, int length, out string error)
+        => ChannelGeometry.TryResolve(dimensions, length, ParameterChannels, ParameterLayout, out error);
+
+    /// <summary>What the transformer expects of its input column, for schema-mismatch errors.</summary>
+    private protected virtual string ExpectedShape => ParameterChannels > 1 ? $"with {ParameterChannels} channels" : "";
+
     /// <summary>Builds the row kernel for a column of the given geometry.</summary>
     private protected abstract IRowKernel CreateKernel(ChannelGeometry geometry);
 
@@ -49,7 +60,7 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
     private TransformerColumns Columns => new(OutputColumnName, InputColumnName);
 
     private ChannelGeometry ResolveGeometry(DataViewSchema inputSchema)
-        => VectorColumn.ResolveGeometry(Host, inputSchema, InputColumnName, ParameterChannels, ParameterLayout);
+        => VectorColumn.ResolveGeometry(Host, inputSchema, InputColumnName, ExpectedShape, TryResolveGeometry);
 
     /// <summary>ML.NET plumbing; not for direct use.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]

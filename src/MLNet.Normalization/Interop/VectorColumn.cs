@@ -1,9 +1,13 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization.Interop;
+
+/// <summary>Splits a vector of the given dimensions and length, or returns null with the reason.</summary>
+internal delegate ChannelGeometry? GeometryResolver(ReadOnlySpan<int> dimensions, int length, out string error);
 
 /// <summary>Receives one row of a float vector column while the data is streamed.</summary>
 internal delegate void RowAction(long row, ReadOnlySpan<float> values);
@@ -31,13 +35,16 @@ internal static class VectorColumn
     /// error that names the column, what was expected and what the column is.
     /// </summary>
     public static ChannelGeometry ResolveGeometry(IExceptionContext ectx, DataViewSchema schema, string columnName, int channels, ChannelLayout layout)
+        => ResolveGeometry(ectx, schema, columnName, channels > 1 ? $"with {channels} channels" : channels == 0 ? "with a channel dimension" : "",
+            (ReadOnlySpan<int> dimensions, int length, out string error) => ChannelGeometry.TryResolve(dimensions, length, channels, layout, out error));
+
+    /// <summary>The geometry <paramref name="resolve"/> finds for the column, or a schema-mismatch error with its reason.</summary>
+    public static ChannelGeometry ResolveGeometry(IExceptionContext ectx, DataViewSchema schema, string columnName, string expectedShape, GeometryResolver resolve)
     {
         var vector = CheckType(ectx, schema, columnName);
-        var dimensions = vector.Dimensions.AsSpan();
-        return ChannelGeometry.TryResolve(dimensions, vector.Size, channels, layout, out var error)
+        return resolve(vector.Dimensions.AsSpan(), vector.Size, out var error)
             ?? throw ectx.ExceptSchemaMismatch(nameof(schema), "input", columnName,
-                channels > 0 ? $"{ExpectedType} with {channels} channels" : $"{ExpectedType} with a channel dimension",
-                $"{vector} ({error})");
+                string.IsNullOrEmpty(expectedShape) ? ExpectedType : $"{ExpectedType} {expectedShape}", $"{vector} ({error})");
     }
 
     /// <summary>The estimator-time check: the column exists and is a known-size float vector.</summary>
@@ -63,6 +70,25 @@ internal static class VectorColumn
             getter(ref buffer);
             action(cursor.Position, Densify(buffer, ref dense));
         }
+    }
+
+    /// <summary>
+    /// Streams the column for fitting: every value must be finite and there must be at least one row. Errors read
+    /// "Cannot fit {what}: input column 'X' has the non-finite value NaN at row 3, slot 7."
+    /// </summary>
+    public static void ForEachFiniteRow(IDataView data, string columnName, string what, RowAction action)
+    {
+        long rows = 0;
+        ForEachRow(data, columnName, (row, values) =>
+        {
+            int slot = NonFinite.IndexOf(values);
+            if (slot >= 0)
+                throw new InvalidOperationException($"Cannot fit {what}: input column '{columnName}' has the non-finite value {values[slot]} at row {row}, slot {slot}.");
+            action(row, values);
+            rows++;
+        });
+        if (rows == 0)
+            throw new InvalidOperationException($"Cannot fit {what}: input column '{columnName}' has no rows.");
     }
 
     /// <summary>The values of <paramref name="buffer"/> as a dense span, using <paramref name="scratch"/> for sparse buffers.</summary>

@@ -37,6 +37,8 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
             {
                 ChannelLayout.ChannelsFirst when shaped => first,
                 ChannelLayout.ChannelsLast when shaped => last,
+                // A flat vector with an explicit layout is (C): one value per channel.
+                ChannelLayout.ChannelsFirst or ChannelLayout.ChannelsLast => length,
                 ChannelLayout.Auto when shaped && IsImageChannelCount(first) != IsImageChannelCount(last) =>
                     IsImageChannelCount(first) ? first : last,
                 _ => 0,

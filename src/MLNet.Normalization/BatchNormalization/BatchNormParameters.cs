@@ -1,0 +1,99 @@
+namespace MLNet.Normalization;
+
+/// <summary>
+/// Inference parameters of batch normalization: y = γ[c] (x − runningMean[c]) / √(runningVariance[c] + ε) + β[c].
+/// </summary>
+/// <remarks>
+/// Bringing parameters from elsewhere (all per channel):
+/// PyTorch <c>BatchNorm*d</c>: <c>new(bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)</c>;
+/// Keras <c>BatchNormalization</c>: <see cref="FromKeras"/> (moving_mean, moving_variance, gamma, beta, epsilon 1e-3 by default);
+/// ONNX <c>BatchNormalization</c>: <see cref="FromOnnx"/> (scale, B, input_mean, input_var, epsilon 1e-5 by default).
+/// The momentum conventions differ only while training: PyTorch's 0.1 weights the new batch, Keras' 0.99 and
+/// ONNX's 0.9 weight the old value; the stored statistics mean the same thing in all three.
+/// </remarks>
+public sealed class BatchNormParameters
+{
+    private readonly float[] _runningMean;
+    private readonly float[] _runningVariance;
+    private readonly float[] _gamma;
+    private readonly float[] _beta;
+
+    /// <summary>Creates parameters for <c>runningMean.Length</c> channels.</summary>
+    /// <param name="runningMean">Per-channel mean, finite.</param>
+    /// <param name="runningVariance">Per-channel variance, finite and not negative.</param>
+    /// <param name="gamma">Per-channel scale γ; null for 1.</param>
+    /// <param name="beta">Per-channel shift β; null for 0.</param>
+    /// <param name="epsilon">ε added to the variance, positive; default 1e-5 (PyTorch, ONNX).</param>
+    public BatchNormParameters(float[] runningMean, float[] runningVariance, float[]? gamma = null, float[]? beta = null, float epsilon = 1e-5f)
+    {
+        ArgumentNullException.ThrowIfNull(runningMean);
+        ArgumentNullException.ThrowIfNull(runningVariance);
+        if (runningMean.Length == 0)
+            throw new ArgumentException("Batch-norm parameters need at least one channel; runningMean is empty.", nameof(runningMean));
+        int channels = runningMean.Length;
+        CheckLength(runningVariance, channels, nameof(runningVariance));
+        CheckLength(gamma, channels, nameof(gamma));
+        CheckLength(beta, channels, nameof(beta));
+        CheckFinite(runningMean, nameof(runningMean));
+        CheckFinite(runningVariance, nameof(runningVariance));
+        CheckFinite(gamma, nameof(gamma));
+        CheckFinite(beta, nameof(beta));
+        for (int c = 0; c < channels; c++)
+            if (runningVariance[c] < 0)
+                throw new ArgumentOutOfRangeException(nameof(runningVariance), $"runningVariance[{c}] must not be negative, got {runningVariance[c]}.");
+        CheckEpsilon(epsilon);
+
+        _runningMean = (float[])runningMean.Clone();
+        _runningVariance = (float[])runningVariance.Clone();
+        _gamma = gamma is null ? Enumerable.Repeat(1f, channels).ToArray() : (float[])gamma.Clone();
+        _beta = beta is null ? new float[channels] : (float[])beta.Clone();
+        Epsilon = epsilon;
+    }
+
+    /// <summary>From a Keras <c>BatchNormalization</c> layer's weights; Keras' default epsilon is 1e-3.</summary>
+    public static BatchNormParameters FromKeras(float[] movingMean, float[] movingVariance, float[]? gamma = null, float[]? beta = null, float epsilon = 1e-3f)
+        => new(movingMean, movingVariance, gamma, beta, epsilon);
+
+    /// <summary>From an ONNX <c>BatchNormalization</c> node's inputs (scale, B, input_mean, input_var) and its epsilon attribute (default 1e-5).</summary>
+    public static BatchNormParameters FromOnnx(float[] scale, float[] bias, float[] inputMean, float[] inputVariance, float epsilon = 1e-5f)
+        => new(inputMean, inputVariance, scale, bias, epsilon);
+
+    /// <summary>The number of channels.</summary>
+    public int Channels => _runningMean.Length;
+
+    /// <summary>Per-channel running mean.</summary>
+    public IReadOnlyList<float> RunningMean => _runningMean;
+
+    /// <summary>Per-channel running variance.</summary>
+    public IReadOnlyList<float> RunningVariance => _runningVariance;
+
+    /// <summary>Per-channel scale γ.</summary>
+    public IReadOnlyList<float> Gamma => _gamma;
+
+    /// <summary>Per-channel shift β.</summary>
+    public IReadOnlyList<float> Beta => _beta;
+
+    /// <summary>ε added to the variance inside the square root.</summary>
+    public float Epsilon { get; }
+
+    internal static void CheckEpsilon(float epsilon)
+    {
+        if (!float.IsFinite(epsilon) || epsilon <= 0)
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"epsilon must be positive and finite, got {epsilon}.");
+    }
+
+    internal static void CheckLength(float[]? values, int channels, string name)
+    {
+        if (values is not null && values.Length != channels)
+            throw new ArgumentException($"{name} has {values.Length} values, expected one per channel: {channels}.", name);
+    }
+
+    internal static void CheckFinite(float[]? values, string name)
+    {
+        if (values is null)
+            return;
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new ArgumentOutOfRangeException(name, $"{name}[{i}] must be finite, got {values[i]}.");
+    }
+}
