@@ -23,9 +23,14 @@ public class PersistenceTests
         ml.Transforms.NormalizeChannels("Fitted", TestData.Column)
             .Append(ml.Transforms.ScalePixels("Scaled", TestData.Column, PixelRange.MinusOneToOne))
             .Append(ml.Transforms.PreprocessImageNet("Caffe", TestData.Column, ImageNetPreprocessing.Caffe))
-            .Append(ml.Transforms.DenormalizeImageNet("Restored", "Caffe", ImageNetPreprocessing.Caffe));
+            .Append(ml.Transforms.DenormalizeImageNet("Restored", "Caffe", ImageNetPreprocessing.Caffe))
+            .Append(ml.Transforms.BatchNorm("BatchNorm", "Fitted", new BatchNormOptions { BatchSize = 4, Gamma = [0.5f, 1f, 2f] }))
+            .Append(ml.Transforms.BatchNorm("GivenBatchNorm", TestData.Column, BatchNormParameters.FromOnnx([1f, 2f, 3f], [0f, 1f, -1f], [100f, 120f, 140f], [900f, 1000f, 1100f])))
+            .Append(ml.Transforms.LayerNorm("LayerNorm", "Fitted", normalizedDimensions: 2))
+            .Append(ml.Transforms.InstanceNorm("InstanceNorm", "Fitted", gamma: [1f, 2f, 3f], beta: [0f, 0.5f, 1f]))
+            .Append(ml.Transforms.GroupNorm("GroupNorm", "Fitted", groups: 3, channelsLast: false));
 
-    private static readonly string[] OutputColumns = ["Fitted", "Scaled", "Caffe", "Restored"];
+    private static readonly string[] OutputColumns = ["Fitted", "Scaled", "Caffe", "Restored", "BatchNorm", "GivenBatchNorm", "LayerNorm", "InstanceNorm", "GroupNorm"];
 
     [Fact]
     public void SavedModelLoadedInANewContextGivesIdenticalOutput()
@@ -53,7 +58,8 @@ public class PersistenceTests
         var ml = new MLContext(seed: 1);
         var data = TestData.Vectors(ml, Rows(7, 3), Shape);
         var model = EveryTransform(ml).Fit(data);
-        var expected = TestData.Read(model.Transform(data), "Fitted");
+        var transformed = model.Transform(data);
+        var expected = OutputColumns.SelectMany(c => TestData.Read(transformed, c).Select(row => (c, row))).ToArray();
 
         var folder = Directory.CreateTempSubdirectory("mlnet-normalization-");
         try
@@ -64,11 +70,16 @@ public class PersistenceTests
             using (var file = File.Create(dataPath))
                 ml.Data.SaveAsBinary(data, file);
 
-            var lines = RunProbe(modelPath, dataPath, "Fitted");
+            var lines = RunProbe(modelPath, dataPath, string.Join(',', OutputColumns));
 
             Assert.StartsWith("library-loaded-before-model: False; after: True", lines[0]);
-            var rows = lines.Skip(1).Select(l => l.Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-            Assert.Equal(expected, rows);
+            var rows = lines.Skip(1).Select(l => l.Split(": ")).Select(p => (p[0], p[1].Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray())).ToArray();
+            Assert.Equal(expected.Length, rows.Length);
+            for (int i = 0; i < rows.Length; i++)
+            {
+                Assert.Equal(expected[i].c, rows[i].Item1);
+                Assert.Equal(expected[i].row, rows[i].Item2);
+            }
         }
         finally
         {
@@ -123,6 +134,32 @@ public class PersistenceTests
         var expected = rows[4].Select((x, i) => (x / 255.0 - stats.Mean[i / 20]) / stats.Std[i / 20]).ToArray();
         TestData.AssertClose(expected, single, 1e-5, 1e-6, "prediction engine");
         Assert.Equal(TestData.Read(model.Transform(data), "Fitted")[4], single);
+    }
+
+    private sealed class BatchNormRow
+    {
+        [VectorType(3, 4, 5)]
+        public float[] BatchNorm { get; set; } = [];
+    }
+
+    [Fact]
+    public void PredictionEngineAppliesLoadedBatchNorm()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(10, 6);
+        var data = ml.Data.LoadFromEnumerable(rows.Select(r => new ImageRow { Pixels = r }));
+        float[] mean = [100, 120, 140], variance = [900, 1000, 1100], gamma = [1, 2, 3], beta = [0, 1, -1];
+        var model = ml.Transforms.BatchNorm("BatchNorm", TestData.Column, new BatchNormParameters(mean, variance, gamma, beta)).Fit(data);
+
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        stream.Position = 0;
+        var engine = ml.Model.CreatePredictionEngine<ImageRow, BatchNormRow>(new MLContext(seed: 4).Model.Load(stream, out _));
+        var single = engine.Predict(new ImageRow { Pixels = rows[2] }).BatchNorm;
+
+        // γ (x − mean) / √(var + 1e-5) + β per channel, in double.
+        var expected = rows[2].Select((x, i) => gamma[i / 20] * (x - mean[i / 20]) / Math.Sqrt(variance[i / 20] + 1e-5) + beta[i / 20]).ToArray();
+        TestData.AssertClose(expected, single, 1e-5, 1e-6, "batch norm prediction engine");
     }
 
     [Fact]

@@ -2,12 +2,12 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-// Usage: ModelLoadProbe <model.zip> <data.idv> <column>
-// Loads the model and the data in a fresh process, applies the model and prints the column's values,
-// one row per line. The first line tells whether the library was loaded before the model was.
+// Usage: ModelLoadProbe <model.zip> <data.idv> <column>[,<column>...]
+// Loads the model and the data in a fresh process, applies the model and prints each column's values,
+// one row per line as "<column>: v v v". The first line tells whether the library was loaded before the model was.
 if (args.Length != 3)
 {
-    Console.Error.WriteLine("usage: ModelLoadProbe <model.zip> <data.idv> <column>");
+    Console.Error.WriteLine("usage: ModelLoadProbe <model.zip> <data.idv> <column>[,<column>...]");
     return 2;
 }
 
@@ -18,7 +18,8 @@ var ml = new MLContext(seed: 1);
 var model = ml.Model.Load(args[0], out _);
 Console.WriteLine($"library-loaded-before-model: {loadedBefore}; after: {LibraryLoaded()}; transformer: {model.GetType().Name}");
 
-var data = ml.Data.LoadFromBinary(args[1]);
-foreach (var row in model.Transform(data).GetColumn<float[]>(args[2]))
-    Console.WriteLine(string.Join(' ', row.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+var output = model.Transform(ml.Data.LoadFromBinary(args[1]));
+foreach (var column in args[2].Split(','))
+    foreach (var row in output.GetColumn<float[]>(column))
+        Console.WriteLine($"{column}: {string.Join(' ', row.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}");
 return 0;
