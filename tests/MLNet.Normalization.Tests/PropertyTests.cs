@@ -19,7 +19,7 @@ public class PropertyTests
         return (mean, list.Sum(v => (v - mean) * (v - mean)));
     }
 
-    [Property(MaxTest = 300)]
+    [Property(MaxTest = 300, Replay = "(20261124,1013904223)")]
     public Property MergingMomentsEqualsMomentsOfTheConcatenation(int[] left, int[] right)
     {
         var a = Values(left);
@@ -33,7 +33,7 @@ public class PropertyTests
                 && Math.Abs(merged.M2 - m2) <= 1e-9 * (1 + m2)).ToProperty();
     }
 
-    [Property(MaxTest = 100)]
+    [Property(MaxTest = 100, Replay = "(20261124,1013904223)")]
     public Property MergedChannelAccumulatorsEqualOneOverAllRows(PositiveInt rowCount, PositiveInt split, bool channelsLast)
     {
         var geometry = new ChannelGeometry(3, 4, channelsLast ? ChannelLayout.ChannelsLast : ChannelLayout.ChannelsFirst);
@@ -59,7 +59,7 @@ public class PropertyTests
         return ok.ToProperty();
     }
 
-    [Property(MaxTest = 25)]
+    [Property(MaxTest = 25, Replay = "(20261124,1013904223)")]
     public Property FittedNormalizerGivesZeroMeanAndUnitStdPerChannel(PositiveInt seed, bool interleave)
     {
         var ml = new MLContext(seed: 1);

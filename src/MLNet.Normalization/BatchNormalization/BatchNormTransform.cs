@@ -2,8 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.BatchNormalization;
 using MLNet.Normalization.Interop;
-using MLNet.Normalization.Kernels;
-using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;
 
@@ -58,32 +56,20 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
 /// y = γ[c] (x − runningMean[c]) / √(runningVariance[c] + ε) + β[c] per channel c, precomputed into one
 /// multiply-add per element: PyTorch's <c>BatchNorm*d</c> in eval mode.
 /// </summary>
-public sealed class BatchNormTransformer : NormalizingTransformerBase, ILoadableTransformer<BatchNormTransformer>
+public sealed class BatchNormTransformer : ChannelAffineTransformerBase, ILoadableTransformer<BatchNormTransformer>
 {
     internal const string LoaderSignature = "BatchNormTransformer";
     private static readonly ModelFormat Format = new("BATCHNRM", LoaderSignature, ModelFormat.InitialVersion);
     static ModelFormat ILoadableTransformer<BatchNormTransformer>.Format => Format;
 
-    private readonly ChannelAffineMap _map;
-
     internal BatchNormTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, BatchNormParameters parameters, ChannelLayout layout)
-        : base(env, Format, outputColumnName, inputColumnName)
+        : base(env, Format, outputColumnName, inputColumnName, BatchNormMaps.ForInference(parameters), layout)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
         Parameters = parameters;
-        Layout = layout;
-        _map = BatchNormMaps.ForInference(parameters);
     }
 
     /// <summary>The running statistics, γ, β and ε, given or fitted.</summary>
     public BatchNormParameters Parameters { get; }
-
-    /// <summary>Where the channel dimension is: <see cref="ChannelLayout.ChannelsFirst"/> or <see cref="ChannelLayout.ChannelsLast"/>.</summary>
-    public ChannelLayout Layout { get; }
-
-    private protected override int ParameterChannels => Parameters.Channels;
-    private protected override ChannelLayout ParameterLayout => Layout;
-    private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_map, geometry);
 
     // *** Binary format ***
     // int: number of channels C

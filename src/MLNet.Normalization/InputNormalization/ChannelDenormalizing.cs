@@ -2,7 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
 using MLNet.Normalization.Kernels;
-using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;
 
@@ -21,29 +20,19 @@ public sealed class ChannelDenormalizingEstimator : TrivialNormalizingEstimator<
 /// <see cref="ImageNetPreprocessing"/> mode (Caffe's BGR output comes back in RGB order), so normalized images can
 /// be shown to people.
 /// </summary>
-public sealed class ChannelDenormalizingTransformer : NormalizingTransformerBase, ILoadableTransformer<ChannelDenormalizingTransformer>
+public sealed class ChannelDenormalizingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<ChannelDenormalizingTransformer>
 {
     internal const string LoaderSignature = "ChannelDenormalizer";
     private static readonly ModelFormat Format = new("CHDENORM", LoaderSignature, ModelFormat.InitialVersion);
     static ModelFormat ILoadableTransformer<ChannelDenormalizingTransformer>.Format => Format;
 
     private readonly ChannelAffineMap _normalization;
-    private readonly ChannelAffineMap _inverse;
 
     internal ChannelDenormalizingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, ChannelAffineMap normalization, ChannelLayout layout)
-        : base(env, Format, outputColumnName, inputColumnName)
+        : base(env, Format, outputColumnName, inputColumnName, normalization.Inverse(), layout)
     {
         _normalization = normalization;
-        _inverse = normalization.Inverse();
-        Layout = layout;
     }
-
-    /// <summary>The channel layout asked for; <see cref="ChannelLayout.Auto"/> reads it from the column's dimensions.</summary>
-    public ChannelLayout Layout { get; }
-
-    private protected override int ParameterChannels => _inverse.Channels;
-    private protected override ChannelLayout ParameterLayout => Layout;
-    private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_inverse, geometry);
 
     // *** Binary format ***
     // The normalization being undone, y[c] = x[source[c]] · scale[c] + shift[c]:

@@ -58,24 +58,18 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
 /// <summary>
 /// y = (x / max − mean[c]) / std[c] per channel c: torchvision's <c>Normalize(mean, std)</c> after <c>ToTensor</c>.
 /// </summary>
-public sealed class ChannelNormalizingTransformer : NormalizingTransformerBase, ILoadableTransformer<ChannelNormalizingTransformer>
+public sealed class ChannelNormalizingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<ChannelNormalizingTransformer>
 {
     internal const string LoaderSignature = "ChannelNormalizer";
     private static readonly ModelFormat Format = new("CHANNORM", LoaderSignature, ModelFormat.InitialVersion);
     static ModelFormat ILoadableTransformer<ChannelNormalizingTransformer>.Format => Format;
 
-    private readonly ChannelAffineMap _map;
-
     internal ChannelNormalizingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName,
         ChannelStatistics statistics, float maxPixelValue, ChannelLayout layout)
-        : base(env, Format, outputColumnName, inputColumnName)
+        : base(env, Format, outputColumnName, inputColumnName, InputNormalizationMaps.ForStatistics(statistics, maxPixelValue), layout)
     {
-        ArgumentNullException.ThrowIfNull(statistics);
-        InputNormalizationMaps.CheckMaxPixelValue(maxPixelValue);
         Statistics = statistics;
         MaxPixelValue = maxPixelValue;
-        Layout = layout;
-        _map = InputNormalizationMaps.ForStatistics(statistics, maxPixelValue);
     }
 
     /// <summary>The per-channel mean and standard deviation on the [0, 1] scale, given or fitted.</summary>
@@ -83,13 +77,6 @@ public sealed class ChannelNormalizingTransformer : NormalizingTransformerBase, 
 
     /// <summary>The largest pixel value, 255 for 8-bit images.</summary>
     public float MaxPixelValue { get; }
-
-    /// <summary>The channel layout asked for; <see cref="ChannelLayout.Auto"/> reads it from the column's dimensions.</summary>
-    public ChannelLayout Layout { get; }
-
-    private protected override int ParameterChannels => Statistics.Channels;
-    private protected override ChannelLayout ParameterLayout => Layout;
-    private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_map, geometry);
 
     // *** Binary format ***
     // int: number of channels C

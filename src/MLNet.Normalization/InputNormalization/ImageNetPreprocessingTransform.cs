@@ -2,8 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;
-using MLNet.Normalization.Kernels;
-using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;
 
@@ -22,31 +20,20 @@ public sealed class ImageNetPreprocessingEstimator : TrivialNormalizingEstimator
 /// <see cref="ImageNetPreprocessing.Tf"/> (x / 127.5 − 1) and <see cref="ImageNetPreprocessing.Torch"/>
 /// ((x / 255 − mean) / std with ImageNet statistics).
 /// </summary>
-public sealed class ImageNetPreprocessingTransformer : NormalizingTransformerBase, ILoadableTransformer<ImageNetPreprocessingTransformer>
+public sealed class ImageNetPreprocessingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<ImageNetPreprocessingTransformer>
 {
     internal const string LoaderSignature = "ImageNetPreprocessing";
     private static readonly ModelFormat Format = new("IMGNETPP", LoaderSignature, ModelFormat.InitialVersion);
     static ModelFormat ILoadableTransformer<ImageNetPreprocessingTransformer>.Format => Format;
 
-    private readonly ChannelAffineMap _map;
-
     internal ImageNetPreprocessingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, ImageNetPreprocessing mode, ChannelLayout layout)
-        : base(env, Format, outputColumnName, inputColumnName)
+        : base(env, Format, outputColumnName, inputColumnName, InputNormalizationMaps.ForImageNet(mode), layout)
     {
         Mode = mode;
-        Layout = layout;
-        _map = InputNormalizationMaps.ForImageNet(mode);
     }
 
     /// <summary>The Keras mode.</summary>
     public ImageNetPreprocessing Mode { get; }
-
-    /// <summary>The channel layout asked for; <see cref="ChannelLayout.Auto"/> reads it from the column's dimensions.</summary>
-    public ChannelLayout Layout { get; }
-
-    private protected override int ParameterChannels => _map.Channels;
-    private protected override ChannelLayout ParameterLayout => Layout;
-    private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_map, geometry);
 
     // *** Binary format ***
     // int: ImageNetPreprocessing mode

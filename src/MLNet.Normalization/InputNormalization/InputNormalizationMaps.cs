@@ -9,16 +9,22 @@ internal static class InputNormalizationMaps
     public static readonly double[] CaffeMeansBgr = [103.939, 116.779, 123.68];
 
     /// <summary>ZeroToOne: x / max. MinusOneToOne: x / (max / 2) − 1.</summary>
-    public static ChannelAffineMap ForRange(PixelRange range, float maxPixelValue) => range switch
+    public static ChannelAffineMap ForRange(PixelRange range, float maxPixelValue)
     {
-        PixelRange.ZeroToOne => ChannelAffineMap.Uniform(1.0 / maxPixelValue, 0),
-        PixelRange.MinusOneToOne => ChannelAffineMap.Uniform(2.0 / maxPixelValue, -1),
-        _ => throw new ArgumentOutOfRangeException(nameof(range), range, "Unknown pixel range."),
-    };
+        CheckMaxPixelValue(maxPixelValue);
+        return range switch
+        {
+            PixelRange.ZeroToOne => ChannelAffineMap.Uniform(1.0 / maxPixelValue, 0),
+            PixelRange.MinusOneToOne => ChannelAffineMap.Uniform(2.0 / maxPixelValue, -1),
+            _ => throw new ArgumentOutOfRangeException(nameof(range), range, "Unknown pixel range."),
+        };
+    }
 
     /// <summary>(x / max − mean[c]) / std[c] = x · 1 / (max · std[c]) − mean[c] / std[c].</summary>
     public static ChannelAffineMap ForStatistics(ChannelStatistics statistics, float maxPixelValue)
     {
+        ArgumentNullException.ThrowIfNull(statistics);
+        CheckMaxPixelValue(maxPixelValue);
         var scale = new double[statistics.Channels];
         var shift = new double[statistics.Channels];
         for (int c = 0; c < scale.Length; c++)

@@ -2,8 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;
-using MLNet.Normalization.Kernels;
-using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;
 
@@ -20,21 +18,17 @@ public sealed class PixelScalingEstimator : TrivialNormalizingEstimator<PixelSca
 /// y = x / max (<see cref="PixelRange.ZeroToOne"/>) or y = x / (max / 2) − 1 (<see cref="PixelRange.MinusOneToOne"/>)
 /// on every element of a float vector, whatever its shape.
 /// </summary>
-public sealed class PixelScalingTransformer : NormalizingTransformerBase, ILoadableTransformer<PixelScalingTransformer>
+public sealed class PixelScalingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<PixelScalingTransformer>
 {
     internal const string LoaderSignature = "PixelScalingTransformer";
     private static readonly ModelFormat Format = new("PIXSCALE", LoaderSignature, ModelFormat.InitialVersion);
     static ModelFormat ILoadableTransformer<PixelScalingTransformer>.Format => Format;
 
-    private readonly ChannelAffineMap _map;
-
     internal PixelScalingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, PixelRange range, float maxPixelValue)
-        : base(env, Format, outputColumnName, inputColumnName)
+        : base(env, Format, outputColumnName, inputColumnName, InputNormalizationMaps.ForRange(range, maxPixelValue), ChannelLayout.ChannelsFirst)
     {
-        InputNormalizationMaps.CheckMaxPixelValue(maxPixelValue);
         Range = range;
         MaxPixelValue = maxPixelValue;
-        _map = InputNormalizationMaps.ForRange(range, maxPixelValue);
     }
 
     /// <summary>The target range.</summary>
@@ -42,10 +36,6 @@ public sealed class PixelScalingTransformer : NormalizingTransformerBase, ILoada
 
     /// <summary>The largest pixel value, 255 for 8-bit images.</summary>
     public float MaxPixelValue { get; }
-
-    private protected override int ParameterChannels => _map.Channels;
-    private protected override ChannelLayout ParameterLayout => ChannelLayout.ChannelsFirst;
-    private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_map, geometry);
 
     // *** Binary format ***
     // int: PixelRange
