@@ -130,11 +130,16 @@ public class BatchNormTransformTests
 
         var output = TestData.Read(ml.Transforms.BatchNorm("Out", TestData.Column, parameters, channelsLast: true).Fit(data).Transform(data), "Out");
 
-        var expected = c.GetProperty("output_float64").Doubles();
+        AssertChannelsLastClose(c.GetProperty("output_float64").Doubles(), output, channels, spatial, name);
+    }
+
+    /// <summary>Compares channels-last rows with planar (C, S) expected rows.</summary>
+    private static void AssertChannelsLastClose(double[] expectedPlanar, float[][] output, int channels, int spatial, string name)
+    {
         int row = channels * spatial;
         for (int n = 0; n < output.Length; n++)
         {
-            var planar = expected.AsSpan(n * row, row).ToArray().Select(v => (float)v).ToArray();
+            var planar = expectedPlanar.AsSpan(n * row, row).ToArray().Select(v => (float)v).ToArray();
             TestData.AssertClose(Transpose(planar, channels, spatial).Select(v => (double)v).ToArray(), output[n], 1e-5, 1e-5, $"{name} row {n}");
         }
     }
@@ -181,13 +186,7 @@ public class BatchNormTransformTests
 
         var output = TestData.Read(estimator.Fit(data).Transform(data), "Out");
 
-        var expected = c.GetProperty("output").Doubles();
-        int row = channels * spatial;
-        for (int n = 0; n < output.Length; n++)
-        {
-            var planar = expected.AsSpan(n * row, row).ToArray().Select(v => (float)v).ToArray();
-            TestData.AssertClose(Transpose(planar, channels, spatial).Select(v => (double)v).ToArray(), output[n], 1e-5, 1e-5, $"{name} row {n}");
-        }
+        AssertChannelsLastClose(c.GetProperty("output").Doubles(), output, channels, spatial, name);
     }
 
     [Fact]

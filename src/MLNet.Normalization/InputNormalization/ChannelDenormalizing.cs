@@ -1,4 +1,3 @@
-using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
 using MLNet.Normalization.Kernels;

@@ -2,8 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;
-using MLNet.Normalization.Kernels;
-using MLNet.Normalization.Shapes;
 using MLNet.Normalization.Statistics;
 
 namespace MLNet.Normalization;

@@ -1,4 +1,3 @@
-using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;
