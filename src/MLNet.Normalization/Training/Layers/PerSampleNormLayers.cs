@@ -1,0 +1,92 @@
+using MLNet.Normalization.PerSampleNormalization;
+using MLNet.Normalization.Shapes;
+
+namespace MLNet.Normalization.Training;
+
+/// <summary>
+/// Group normalization as a layer (PyTorch's <c>GroupNorm</c>): each row's C channels split into G groups, each
+/// normalized by its own mean and biased variance; per-channel γ, β. Statistics come from the row alone, so training
+/// and inference compute the same thing.
+/// </summary>
+public class GroupNormLayer : NormalizationLayer
+{
+    private readonly int _groups;
+    private readonly NcsShapeMapping _mapping;
+    private double[] _mean = [];
+    private double[] _inverseStd = [];
+
+    /// <summary>Creates the layer.</summary>
+    /// <param name="channels">C.</param>
+    /// <param name="spatialSize">S.</param>
+    /// <param name="groups">G, dividing C; default 32.</param>
+    /// <param name="epsilon">ε, positive; default 1e-5.</param>
+    public GroupNormLayer(int channels, int spatialSize = 1, int groups = 32, float epsilon = 1e-5f)
+        : this(channels, spatialSize, groups, epsilon, channels, NcsShapeMapping.Channels)
+    {
+    }
+
+    private protected GroupNormLayer(int channels, int spatialSize, int groups, float epsilon, int affineLength, NcsShapeMapping mapping)
+        : base(channels, spatialSize, affineLength)
+    {
+        var kernelShape = mapping == NcsShapeMapping.Channels ? (channels, groups) : (channels * spatialSize, 1);
+        GroupNormKernel.CheckGroups(kernelShape.Item1, kernelShape.Item2);
+        BatchNormParameters.CheckEpsilon(epsilon);
+        _groups = groups;
+        _mapping = mapping;
+        Epsilon = epsilon;
+    }
+
+    /// <summary>The number of groups G.</summary>
+    public int Groups => _groups;
+
+    /// <summary>ε inside the square root.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>How a batch maps onto the group kernel: per-channel groups, or the whole row with elementwise γ.</summary>
+    private protected enum NcsShapeMapping
+    {
+        Channels,
+        WholeRow,
+    }
+
+    private NcsShape KernelShape(NcsShape shape)
+        => _mapping == NcsShapeMapping.Channels ? shape : new NcsShape(shape.Rows, shape.RowLength, 1);
+
+    private protected override void EnsureCapacity(NcsShape shape)
+    {
+        int statistics = shape.Rows * _groups;
+        if (_mean.Length < statistics)
+        {
+            _mean = new double[statistics];
+            _inverseStd = new double[statistics];
+        }
+    }
+
+    private protected override void ForwardTraining(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
+        => GroupNormKernel.Forward(input, output, KernelShape(shape), _groups, Gamma, Beta, Epsilon, _mean, _inverseStd);
+
+    private protected override void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
+    {
+        EnsureCapacity(shape);
+        ForwardTraining(input, output, shape);
+    }
+
+    private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, NcsShape shape)
+        => GroupNormKernel.Backward(outputGradient, input, inputGradient, KernelShape(shape), _groups, Gamma, _mean, _inverseStd, GammaGradient, BetaGradient);
+}
+
+/// <summary>
+/// Layer normalization as a layer (PyTorch's <c>LayerNorm((C, S))</c>): each row normalized by its own mean and
+/// biased variance over all C · S values; γ and β per element.
+/// </summary>
+public sealed class LayerNormLayer : GroupNormLayer
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="channels">C.</param>
+    /// <param name="spatialSize">S.</param>
+    /// <param name="epsilon">ε, positive; default 1e-5.</param>
+    public LayerNormLayer(int channels, int spatialSize = 1, float epsilon = 1e-5f)
+        : base(channels, spatialSize, 1, epsilon, channels * spatialSize, NcsShapeMapping.WholeRow)
+    {
+    }
+}
