@@ -71,15 +71,16 @@ public class BatchNormLayer : NormalizationLayer
         RunningAverage.Update(RunningVariance, BatchVariance, factor);
     }
 
-    private protected override void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
+    /// <summary>scale = γ / √(running var + ε), shift = β − running mean · scale.</summary>
+    internal override bool TryGetInferenceAffine(Span<float> scale, Span<float> shift)
     {
         for (int c = 0; c < Channels; c++)
         {
-            double scale = Gamma[c] / Math.Sqrt((double)RunningVariance[c] + Epsilon);
-            Scale[c] = (float)scale;
-            Shift[c] = (float)(Beta[c] - RunningMean[c] * scale);
+            double s = Gamma[c] / Math.Sqrt((double)RunningVariance[c] + Epsilon);
+            scale[c] = (float)s;
+            shift[c] = (float)(Beta[c] - RunningMean[c] * s);
         }
-        BatchNormKernel.ApplyChannelAffine(input, output, shape, Scale, Shift);
+        return true;
     }
 
     private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, NcsShape shape)

@@ -114,15 +114,16 @@ public sealed class BatchRenormLayer : NormalizationLayer
         Step++;
     }
 
-    private protected override void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
+    /// <summary>scale = γ / σ, shift = β − μ · scale.</summary>
+    internal override bool TryGetInferenceAffine(Span<float> scale, Span<float> shift)
     {
         for (int c = 0; c < Channels; c++)
         {
-            double scale = Gamma[c] / (double)MovingStd[c];
-            _scale[c] = (float)scale;
-            _shift[c] = (float)(Beta[c] - MovingMean[c] * scale);
+            double s = Gamma[c] / (double)MovingStd[c];
+            scale[c] = (float)s;
+            shift[c] = (float)(Beta[c] - MovingMean[c] * s);
         }
-        BatchNormKernel.ApplyChannelAffine(input, output, shape, _scale, _shift);
+        return true;
     }
 
     // With r and d constant, dx is batch norm's with γ' = γ r; dγ = r Σ dy x̂_BN + d Σ dy, dβ = Σ dy.

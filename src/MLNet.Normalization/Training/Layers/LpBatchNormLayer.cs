@@ -107,15 +107,16 @@ public sealed class LpBatchNormLayer : NormalizationLayer
         };
     }
 
-    private protected override void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
+    /// <summary>scale = γ / (running s + ε), shift = β − running mean · scale.</summary>
+    internal override bool TryGetInferenceAffine(Span<float> scale, Span<float> shift)
     {
         for (int c = 0; c < Channels; c++)
         {
-            double scale = Gamma[c] / ((double)RunningScale[c] + Epsilon);
-            _scale[c] = (float)scale;
-            _shift[c] = (float)(Beta[c] - RunningMean[c] * scale);
+            double s = Gamma[c] / ((double)RunningScale[c] + Epsilon);
+            scale[c] = (float)s;
+            shift[c] = (float)(Beta[c] - RunningMean[c] * s);
         }
-        BatchNormKernel.ApplyChannelAffine(input, output, shape, _scale, _shift);
+        return true;
     }
 
     /// <summary>

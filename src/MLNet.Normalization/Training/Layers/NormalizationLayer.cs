@@ -1,3 +1,4 @@
+using MLNet.Normalization.BatchNormalization;
 using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization.Training;
@@ -5,26 +6,34 @@ namespace MLNet.Normalization.Training;
 /// <summary>
 /// The state every normalization layer shares, as PyTorch's <c>_NormBase</c>: a batch laid out as
 /// (rows, channels, spatial), learned γ and β with their gradients, and what the last training forward kept for
-/// the backward pass. Buffers grow to the largest batch seen and are reused, so a training loop allocates
-/// nothing per step. Subclasses are the statistics: batch, batch renorm, noisy, ℓp, layer and group.
+/// the backward pass. Subclasses are the statistics: batch, batch renorm, noisy, ℓp, layer and group.
 /// </summary>
-public abstract class NormalizationLayer
+public abstract class NormalizationLayer : Layer
 {
-    private float[] _input = [];
-    private int _trainedRows;
+    private readonly float[] _inferenceScale;
+    private readonly float[] _inferenceShift;
 
     private protected NormalizationLayer(int channels, int spatialSize, int affineLength)
+        : base(CheckedFeatures(channels, spatialSize), channels * spatialSize)
     {
-        if (channels <= 0)
-            throw new ArgumentOutOfRangeException(nameof(channels), channels, $"channels must be positive, got {channels}.");
-        if (spatialSize <= 0)
-            throw new ArgumentOutOfRangeException(nameof(spatialSize), spatialSize, $"spatialSize must be positive, got {spatialSize}.");
+        _inferenceScale = new float[channels];
+        _inferenceShift = new float[channels];
         Channels = channels;
         SpatialSize = spatialSize;
         Gamma = Enumerable.Repeat(1f, affineLength).ToArray();
         Beta = new float[affineLength];
         GammaGradient = new float[affineLength];
         BetaGradient = new float[affineLength];
+        Parameters = [new Parameter("gamma", Gamma, GammaGradient), new Parameter("beta", Beta, BetaGradient)];
+    }
+
+    private static int CheckedFeatures(int channels, int spatialSize)
+    {
+        if (channels <= 0)
+            throw new ArgumentOutOfRangeException(nameof(channels), channels, $"channels must be positive, got {channels}.");
+        if (spatialSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(spatialSize), spatialSize, $"spatialSize must be positive, got {spatialSize}.");
+        return checked(channels * spatialSize);
     }
 
     /// <summary>The number of channels C.</summary>
@@ -34,7 +43,7 @@ public abstract class NormalizationLayer
     public int SpatialSize { get; }
 
     /// <summary>Values per row: C · S.</summary>
-    public int Features => Channels * SpatialSize;
+    public int Features => InputFeatures;
 
     /// <summary>The learned scale γ, 1 initially.</summary>
     public float[] Gamma { get; }
@@ -42,56 +51,32 @@ public abstract class NormalizationLayer
     /// <summary>The learned shift β, 0 initially.</summary>
     public float[] Beta { get; }
 
-    /// <summary>dL/dγ, accumulated by <see cref="Backward"/> until <see cref="ZeroGradients"/>.</summary>
+    /// <summary>dL/dγ, accumulated by <see cref="Layer.Backward"/> until <see cref="Layer.ZeroGradients"/>.</summary>
     public float[] GammaGradient { get; }
 
-    /// <summary>dL/dβ, accumulated by <see cref="Backward"/> until <see cref="ZeroGradients"/>.</summary>
+    /// <summary>dL/dβ, accumulated by <see cref="Layer.Backward"/> until <see cref="Layer.ZeroGradients"/>.</summary>
     public float[] BetaGradient { get; }
 
-    /// <summary>
-    /// Normalizes a batch of <paramref name="rows"/> rows of <see cref="Features"/> values. Training uses batch
-    /// statistics (and updates the running ones); inference uses the running statistics.
-    /// </summary>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
+    /// <inheritdoc/>
+    public override IReadOnlyList<Parameter> Parameters { get; }
+
+    private protected sealed override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
     {
-        if (rows <= 0)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be positive, got {rows}.");
         var shape = new NcsShape(rows, Channels, SpatialSize);
-        shape.CheckLength(input.Length, nameof(input));
-        shape.CheckLength(output.Length, nameof(output));
         if (!training)
         {
-            ForwardInference(input, output, shape);
+            if (TryGetInferenceAffine(_inferenceScale, _inferenceShift))
+                BatchNormKernel.ApplyChannelAffine(input, output, shape, _inferenceScale, _inferenceShift);
+            else
+                ForwardInference(input, output, shape);
             return;
         }
-        if (_input.Length < input.Length)
-            _input = new float[input.Length];
-        input.CopyTo(_input);
         EnsureCapacity(shape);
         ForwardTraining(input, output, shape);
-        _trainedRows = rows;
     }
 
-    /// <summary>
-    /// Back-propagates <paramref name="outputGradient"/> through the last training <see cref="Forward"/>: writes
-    /// dL/dx into <paramref name="inputGradient"/> and adds dL/dγ, dL/dβ to the gradients.
-    /// </summary>
-    public void Backward(ReadOnlySpan<float> outputGradient, Span<float> inputGradient)
-    {
-        if (_trainedRows == 0)
-            throw new InvalidOperationException("Backward needs a training Forward first.");
-        var shape = new NcsShape(_trainedRows, Channels, SpatialSize);
-        shape.CheckLength(outputGradient.Length, nameof(outputGradient));
-        shape.CheckLength(inputGradient.Length, nameof(inputGradient));
-        BackwardCore(outputGradient, _input.AsSpan(0, shape.Length), inputGradient, shape);
-    }
-
-    /// <summary>Sets <see cref="GammaGradient"/> and <see cref="BetaGradient"/> to 0.</summary>
-    public void ZeroGradients()
-    {
-        Array.Clear(GammaGradient);
-        Array.Clear(BetaGradient);
-    }
+    private protected sealed override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, int rows)
+        => BackwardCore(outputGradient, input, inputGradient, new NcsShape(rows, Channels, SpatialSize));
 
     /// <summary>Grows per-batch buffers to hold a batch of this shape.</summary>
     private protected virtual void EnsureCapacity(NcsShape shape)
@@ -100,7 +85,16 @@ public abstract class NormalizationLayer
 
     private protected abstract void ForwardTraining(ReadOnlySpan<float> input, Span<float> output, NcsShape shape);
 
-    private protected abstract void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape);
+    /// <summary>
+    /// Writes the per-channel y = x · scale + shift that inference computes, for the layers whose inference is such a
+    /// map (the batch-statistics layers; it lets a network fold them into the preceding Linear layer). False for
+    /// per-sample layers, whose inference is <see cref="ForwardInference"/>.
+    /// </summary>
+    internal virtual bool TryGetInferenceAffine(Span<float> scale, Span<float> shift) => false;
+
+    /// <summary>Inference of the layers that are not a per-channel affine map at inference.</summary>
+    private protected virtual void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
+        => throw new InvalidOperationException($"{GetType().Name} has no inference forward.");
 
     private protected abstract void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, NcsShape shape);
 

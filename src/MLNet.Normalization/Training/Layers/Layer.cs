@@ -1,0 +1,83 @@
+namespace MLNet.Normalization.Training;
+
+/// <summary>A learned tensor and the gradient <see cref="Layer.Backward"/> accumulates for it.</summary>
+/// <param name="Name">What it is, e.g. "weight" or "gamma".</param>
+/// <param name="Values">The values the optimizer updates in place.</param>
+/// <param name="Gradient">dL/dValues, the same length.</param>
+public sealed record Parameter(string Name, float[] Values, float[] Gradient);
+
+/// <summary>
+/// A layer of a feed-forward network over batches of rows, as <c>torch.nn.Module</c>: <see cref="Forward"/> in training
+/// or inference mode, then <see cref="Backward"/> through what the last training forward kept. The input is kept
+/// in a buffer that grows to the largest batch and is reused, so training allocates nothing per step.
+/// </summary>
+public abstract class Layer
+{
+    private float[] _input = [];
+    private int _trainedRows;
+
+    private protected Layer(int inputFeatures, int outputFeatures)
+    {
+        if (inputFeatures <= 0 || outputFeatures <= 0)
+            throw new ArgumentOutOfRangeException(nameof(inputFeatures), $"Layer sizes must be positive, got {inputFeatures} → {outputFeatures}.");
+        InputFeatures = inputFeatures;
+        OutputFeatures = outputFeatures;
+    }
+
+    /// <summary>Values per input row.</summary>
+    public int InputFeatures { get; }
+
+    /// <summary>Values per output row.</summary>
+    public int OutputFeatures { get; }
+
+    /// <summary>The learned tensors with their gradients; empty for layers without any.</summary>
+    public virtual IReadOnlyList<Parameter> Parameters => [];
+
+    /// <summary>Computes the output of <paramref name="rows"/> rows; training mode keeps what <see cref="Backward"/> needs.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
+    {
+        if (rows <= 0)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be positive, got {rows}.");
+        CheckLength(input.Length, rows * InputFeatures, nameof(input), rows);
+        CheckLength(output.Length, rows * OutputFeatures, nameof(output), rows);
+        if (training)
+        {
+            if (_input.Length < input.Length)
+                _input = new float[input.Length];
+            input.CopyTo(_input);
+        }
+        ForwardCore(input, output, rows, training);
+        if (training)
+            _trainedRows = rows;
+    }
+
+    /// <summary>
+    /// Back-propagates through the last training <see cref="Forward"/>: writes dL/dinput into
+    /// <paramref name="inputGradient"/> and adds to the parameters' gradients.
+    /// </summary>
+    public void Backward(ReadOnlySpan<float> outputGradient, Span<float> inputGradient)
+    {
+        if (_trainedRows == 0)
+            throw new InvalidOperationException("Backward needs a training Forward first.");
+        CheckLength(outputGradient.Length, _trainedRows * OutputFeatures, nameof(outputGradient), _trainedRows);
+        CheckLength(inputGradient.Length, _trainedRows * InputFeatures, nameof(inputGradient), _trainedRows);
+        BackwardCore(outputGradient, _input.AsSpan(0, _trainedRows * InputFeatures), inputGradient, _trainedRows);
+    }
+
+    /// <summary>Sets every parameter's gradient to 0.</summary>
+    public void ZeroGradients()
+    {
+        foreach (var parameter in Parameters)
+            Array.Clear(parameter.Gradient);
+    }
+
+    private protected abstract void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training);
+
+    private protected abstract void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, int rows);
+
+    private static void CheckLength(int actual, int expected, string name, int rows)
+    {
+        if (actual != expected)
+            throw new ArgumentException($"{name} has {actual} values; {rows} rows need {expected}.", name);
+    }
+}

@@ -1,0 +1,111 @@
+namespace MLNet.Normalization.Training;
+
+/// <summary>The normalization after each hidden Linear layer (Linear → normalization → ReLU).</summary>
+public enum HiddenNormalization
+{
+    /// <summary>Linear → ReLU.</summary>
+    None,
+    /// <summary><see cref="BatchNormLayer"/>.</summary>
+    BatchNorm,
+    /// <summary><see cref="BatchRenormLayer"/> with <see cref="MultilayerPerceptronOptions.RenormSchedule"/>.</summary>
+    BatchRenorm,
+    /// <summary><see cref="NoisyBatchNormLayer"/>.</summary>
+    NoisyBatchNorm,
+    /// <summary><see cref="LpBatchNormLayer"/> with <see cref="LpNorm.L1"/>.</summary>
+    L1BatchNorm,
+    /// <summary><see cref="LpBatchNormLayer"/> with <see cref="LpNorm.L2"/>.</summary>
+    L2BatchNorm,
+    /// <summary><see cref="LpBatchNormLayer"/> with <see cref="LpNorm.LInf"/>.</summary>
+    LInfBatchNorm,
+    /// <summary><see cref="LayerNormLayer"/>.</summary>
+    LayerNorm,
+    /// <summary><see cref="GroupNormLayer"/> with <see cref="MultilayerPerceptronOptions.GroupNormGroups"/> groups.</summary>
+    GroupNorm,
+}
+
+/// <summary>How each epoch's rows are split into mini-batches.</summary>
+public enum BatchOrder
+{
+    /// <summary>A fresh random permutation every epoch (i.i.d. batches).</summary>
+    Shuffled,
+
+    /// <summary>
+    /// Non-i.i.d. batches for experiments: each batch draws its rows from only
+    /// <see cref="MultilayerPerceptronOptions.ClassesPerBatch"/> classes.
+    /// </summary>
+    ClassGrouped,
+}
+
+/// <summary>One epoch's progress.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="Loss">Mean training loss over the epoch's steps.</param>
+/// <param name="TrainAccuracy">Fraction of training rows classified right during the epoch (training mode).</param>
+/// <param name="ValidationAccuracy">Accuracy on the validation data in inference mode, when given.</param>
+public sealed record EpochReport(int Epoch, double Loss, double TrainAccuracy, double? ValidationAccuracy);
+
+/// <summary>Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.</summary>
+public sealed class MultilayerPerceptronOptions
+{
+    /// <summary>Hidden layer sizes; default 256, 256.</summary>
+    public int[] HiddenLayers { get; set; } = [256, 256];
+
+    /// <summary>The normalization after each hidden Linear layer; default <see cref="HiddenNormalization.BatchNorm"/>.</summary>
+    public HiddenNormalization Normalization { get; set; } = HiddenNormalization.BatchNorm;
+
+    /// <summary>Rows per mini-batch; default 64.</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Passes over the training data; default 5.</summary>
+    public int Epochs { get; set; } = 5;
+
+    /// <summary>SGD step size; default 0.01.</summary>
+    public double LearningRate { get; set; } = 0.01;
+
+    /// <summary>SGD momentum; default 0.9.</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>L2 weight decay λ; default 0.</summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>Seed of initialization, batch order and noise; the same seed gives bit-identical weights. Default 1.</summary>
+    public int Seed { get; set; } = 1;
+
+    /// <summary>How batches are drawn; default <see cref="BatchOrder.Shuffled"/>.</summary>
+    public BatchOrder BatchOrder { get; set; } = BatchOrder.Shuffled;
+
+    /// <summary>Classes per batch for <see cref="BatchOrder.ClassGrouped"/>; default 2.</summary>
+    public int ClassesPerBatch { get; set; } = 2;
+
+    /// <summary>The rmax/dmax relaxation for <see cref="HiddenNormalization.BatchRenorm"/>; default the paper's.</summary>
+    public RenormSchedule RenormSchedule { get; set; } = new();
+
+    /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>; default 32.</summary>
+    public int GroupNormGroups { get; set; } = 32;
+
+    /// <summary>Called after every epoch; null for none.</summary>
+    public Action<EpochReport>? EpochCompleted { get; set; }
+
+    internal void Validate(int rows)
+    {
+        if (HiddenLayers is null || HiddenLayers.Any(h => h <= 0))
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers), $"Hidden layer sizes must be positive, got [{string.Join(", ", HiddenLayers ?? [])}].");
+        if (!Enum.IsDefined(Normalization))
+            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, "Unknown normalization.");
+        if (BatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize must be positive, got {BatchSize}.");
+        if (BatchSize < 2 && UsesBatchStatistics)
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"{Normalization} needs batches of at least 2 rows: batch statistics over one value per channel are undefined.");
+        if (BatchSize > rows)
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize {BatchSize} is larger than the {rows} training rows.");
+        if (Epochs < 1)
+            throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"Epochs must be positive, got {Epochs}.");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"LearningRate must be positive and finite, got {LearningRate}.");
+        if (ClassesPerBatch < 1)
+            throw new ArgumentOutOfRangeException(nameof(ClassesPerBatch), ClassesPerBatch, $"ClassesPerBatch must be positive, got {ClassesPerBatch}.");
+        ArgumentNullException.ThrowIfNull(RenormSchedule);
+        RenormSchedule.Validate();
+    }
+
+    internal bool UsesBatchStatistics => Normalization is not (HiddenNormalization.None or HiddenNormalization.LayerNorm or HiddenNormalization.GroupNorm);
+}

@@ -1,0 +1,116 @@
+namespace MLNet.Normalization.Training;
+
+/// <summary>
+/// Layers applied in order, as <c>torch.nn.Sequential</c>. Activation and gradient buffers grow to the largest batch
+/// and are reused, so a training loop allocates nothing per step.
+/// </summary>
+public sealed class Sequential
+{
+    private readonly Layer[] _layers;
+    private readonly float[][] _activations;
+    private readonly float[][] _gradients;
+    private int _rows;
+
+    /// <summary>Chains <paramref name="layers"/>; each layer's input size must be the previous layer's output size.</summary>
+    public Sequential(IEnumerable<Layer> layers)
+    {
+        _layers = layers.ToArray();
+        if (_layers.Length == 0)
+            throw new ArgumentException("A network needs at least one layer.", nameof(layers));
+        for (int i = 1; i < _layers.Length; i++)
+            if (_layers[i].InputFeatures != _layers[i - 1].OutputFeatures)
+                throw new ArgumentException($"Layer {i} ({_layers[i].GetType().Name}) takes {_layers[i].InputFeatures} values, but layer {i - 1} gives {_layers[i - 1].OutputFeatures}.", nameof(layers));
+        _activations = new float[_layers.Length][];
+        _gradients = new float[_layers.Length][];
+        Array.Fill(_activations, []);
+        Array.Fill(_gradients, []);
+        Parameters = _layers.SelectMany(l => l.Parameters).ToArray();
+    }
+
+    /// <summary>The layers, first to last.</summary>
+    public IReadOnlyList<Layer> Layers => _layers;
+
+    /// <summary>Values per input row.</summary>
+    public int InputFeatures => _layers[0].InputFeatures;
+
+    /// <summary>Values per output row.</summary>
+    public int OutputFeatures => _layers[^1].OutputFeatures;
+
+    /// <summary>Every layer's learned tensors.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>Runs the batch through every layer; the result stays valid until the next call.</summary>
+    public ReadOnlySpan<float> Forward(ReadOnlySpan<float> input, int rows, bool training)
+    {
+        var current = input;
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            var output = Buffer(_activations, i, rows * _layers[i].OutputFeatures);
+            _layers[i].Forward(current, output, rows, training);
+            current = output;
+        }
+        _rows = rows;
+        return current;
+    }
+
+    /// <summary>Back-propagates dL/doutput of the last training <see cref="Forward"/>, accumulating every parameter's gradient.</summary>
+    public void Backward(ReadOnlySpan<float> outputGradient)
+    {
+        var current = outputGradient;
+        for (int i = _layers.Length - 1; i >= 0; i--)
+        {
+            var inputGradient = Buffer(_gradients, i, _rows * _layers[i].InputFeatures);
+            _layers[i].Backward(current, inputGradient);
+            current = inputGradient;
+        }
+    }
+
+    /// <summary>
+    /// The inference network with every normalization layer whose inference is a per-channel affine map
+    /// y = x · scale + shift (batch norm, batch renorm, noisy and ℓp batch norm) folded into the Linear layer before it:
+    /// W'[o, :] = W[o, :] · scale[o], b'[o] = b[o] · scale[o] + shift[o] — for batch norm, W γ/σ and (b − μ) γ/σ + β.
+    /// Other layers are shared with this network, so use the result for inference only.
+    /// </summary>
+    public Sequential Fold()
+    {
+        var folded = new List<Layer>();
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            if (_layers[i] is LinearLayer linear && i + 1 < _layers.Length && _layers[i + 1] is NormalizationLayer normalization)
+            {
+                var scale = new float[normalization.Channels];
+                var shift = new float[normalization.Channels];
+                if (normalization.SpatialSize == 1 && normalization.TryGetInferenceAffine(scale, shift))
+                {
+                    var weight = (float[])linear.Weight.Clone();
+                    var bias = new float[linear.OutputFeatures];
+                    for (int o = 0; o < bias.Length; o++)
+                    {
+                        var row = weight.AsSpan(o * linear.InputFeatures, linear.InputFeatures);
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(row, scale[o], row);
+                        bias[o] = linear.Bias[o] * scale[o] + shift[o];
+                    }
+                    folded.Add(new LinearLayer(linear.InputFeatures, linear.OutputFeatures, weight, bias));
+                    i++;
+                    continue;
+                }
+            }
+            folded.Add(_layers[i]);
+        }
+        return new Sequential(folded);
+    }
+
+    /// <summary>Sets every gradient to 0.</summary>
+    public void ZeroGradients()
+    {
+        foreach (var layer in _layers)
+            layer.ZeroGradients();
+    }
+
+    private static Span<float> Buffer(float[][] buffers, int index, int length)
+    {
+        if (buffers[index].Length < length)
+            buffers[index] = new float[length];
+        return buffers[index].AsSpan(0, length);
+    }
+}

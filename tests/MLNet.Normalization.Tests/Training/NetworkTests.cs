@@ -1,0 +1,191 @@
+using MLNet.Normalization.Training;
+
+namespace MLNet.Normalization.Tests.Training;
+
+/// <summary>Linear, ReLU, the loss, the network and its training: finite differences, folding, determinism, bad input.</summary>
+public class NetworkTests
+{
+    /// <summary>Two Gaussian blobs per class in 6 dimensions: learnable, not linearly trivial.</summary>
+    private static LabeledData Blobs(int rows, int seed, int classes = 3)
+    {
+        var random = new Random(seed);
+        const int features = 6;
+        var x = new float[rows * features];
+        var labels = new int[rows];
+        for (int n = 0; n < rows; n++)
+        {
+            int label = n % classes;
+            labels[n] = label;
+            for (int f = 0; f < features; f++)
+            {
+                double center = (f % classes == label ? 2.0 : 0.0) + (f == label + 3 ? 1.5 : 0) + 4;
+                x[n * features + f] = (float)(center + random.NextDouble() - 0.5);
+            }
+        }
+        return new LabeledData(x, labels, features, classes);
+    }
+
+    [Fact]
+    public void SoftmaxCrossEntropyMatchesItsFormula()
+    {
+        float[] logits = [1, 2, 3, -1, 0.5f, 4];
+        var gradient = new float[6];
+        double loss = SoftmaxCrossEntropy.Compute(logits, [2, 0], 3, gradient, out int correct);
+
+        double Row(double[] z, int label) => Math.Log(z.Sum(Math.Exp)) - z[label];
+        Assert.Equal((Row([1, 2, 3], 2) + Row([-1, 0.5, 4], 0)) / 2, loss, 1e-6);
+        Assert.Equal(1, correct);
+        double sum = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
+        Assert.Equal((Math.Exp(3) / sum - 1) / 2, gradient[2], 1e-6);
+        Assert.Equal(Math.Exp(1) / sum / 2, gradient[0], 1e-6);
+    }
+
+    /// <summary>Central differences of the network's loss against Backward, for every parameter of a small network.</summary>
+    [Theory]
+    [InlineData(HiddenNormalization.None)]
+    [InlineData(HiddenNormalization.BatchNorm)]
+    [InlineData(HiddenNormalization.LayerNorm)]
+    [InlineData(HiddenNormalization.L1BatchNorm)]
+    public void NetworkGradientsMatchFiniteDifferences(HiddenNormalization normalization)
+    {
+        var data = Blobs(8, 3);
+        var options = new MultilayerPerceptronOptions { HiddenLayers = [5], Normalization = normalization, Seed = 4 };
+        var network = MultilayerPerceptron.Build(data.FeatureCount, data.Classes, options);
+        var gradient = new float[8 * data.Classes];
+
+        double Loss()
+        {
+            var logits = network.Forward(data.Features, 8, training: true);
+            return SoftmaxCrossEntropy.Compute(logits, data.Labels, data.Classes, new float[gradient.Length], out _);
+        }
+
+        var logits = network.Forward(data.Features, 8, training: true);
+        SoftmaxCrossEntropy.Compute(logits, data.Labels, data.Classes, gradient, out _);
+        network.ZeroGradients();
+        network.Backward(gradient);
+        var analytic = network.Parameters.Select(p => (float[])p.Gradient.Clone()).ToArray();
+
+        const float h = 1e-3f;
+        for (int p = 0; p < network.Parameters.Count; p++)
+        {
+            var values = network.Parameters[p].Values;
+            for (int i = 0; i < values.Length; i++)
+            {
+                float saved = values[i];
+                values[i] = saved + h;
+                double plus = Loss();
+                values[i] = saved - h;
+                double minus = Loss();
+                values[i] = saved;
+                double numeric = (plus - minus) / (2 * h);
+                Assert.True(Math.Abs(numeric - analytic[p][i]) <= 5e-4 + 1e-2 * Math.Abs(numeric),
+                    $"{network.Parameters[p].Name}[{i}] of parameter {p}: backward {analytic[p][i]}, finite difference {numeric}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(HiddenNormalization.None)]
+    [InlineData(HiddenNormalization.BatchNorm)]
+    [InlineData(HiddenNormalization.BatchRenorm)]
+    [InlineData(HiddenNormalization.NoisyBatchNorm)]
+    [InlineData(HiddenNormalization.LInfBatchNorm)]
+    [InlineData(HiddenNormalization.GroupNorm)]
+    public void TrainsWellAboveChanceAndTheSameSeedGivesTheSameWeights(HiddenNormalization normalization)
+    {
+        var train = Blobs(300, 1);
+        var test = Blobs(150, 2);
+        var options = new MultilayerPerceptronOptions { HiddenLayers = [16, 16], Normalization = normalization, BatchSize = 16, Epochs = 4, GroupNormGroups = 4, Seed = 9 };
+
+        var first = MultilayerPerceptron.Train(train, options, test);
+        var second = MultilayerPerceptron.Train(train, options, test);
+
+        Assert.True(first.Accuracy(test) > 0.8, $"accuracy {first.Accuracy(test)}");
+        Assert.Equal(4, first.Epochs.Count);
+        Assert.Equal(first.Epochs[^1].ValidationAccuracy, first.Accuracy(test));
+        Assert.Equal(4 * (300 / 16 + 1), first.StepLosses.Count);
+        for (int p = 0; p < first.Network.Parameters.Count; p++)
+            Assert.Equal(first.Network.Parameters[p].Values, second.Network.Parameters[p].Values);
+    }
+
+    [Theory]
+    [InlineData(HiddenNormalization.BatchNorm)]
+    [InlineData(HiddenNormalization.BatchRenorm)]
+    [InlineData(HiddenNormalization.NoisyBatchNorm)]
+    [InlineData(HiddenNormalization.L2BatchNorm)]
+    public void FoldingBatchStatisticsIntoLinearLayersKeepsTheOutputs(HiddenNormalization normalization)
+    {
+        var train = Blobs(200, 5);
+        var options = new MultilayerPerceptronOptions
+        {
+            HiddenLayers = [12, 8], Normalization = normalization, BatchSize = 20, Epochs = 3,
+            RenormSchedule = RenormSchedule.Constant(2, 1),
+        };
+        var model = MultilayerPerceptron.Train(train, options);
+
+        var folded = model.Network.Fold();
+        var expected = model.Network.Forward(train.Features, train.Rows, training: false).ToArray();
+        var actual = folded.Forward(train.Features, train.Rows, training: false).ToArray();
+
+        Assert.DoesNotContain(folded.Layers, l => l is NormalizationLayer);
+        Assert.Equal(model.Network.Layers.Count - 2, folded.Layers.Count);
+        TestData.AssertClose(expected.Select(v => (double)v).ToArray(), actual, 1e-5, 1e-5, "folded");
+    }
+
+    [Fact]
+    public void ExportedBatchNormParametersGiveTheInferenceTransform()
+    {
+        var model = MultilayerPerceptron.Train(Blobs(120, 6), new MultilayerPerceptronOptions { HiddenLayers = [6], BatchSize = 12, Epochs = 2 });
+        var layer = model.Network.Layers.OfType<BatchNormLayer>().Single();
+        var x = Blobs(10, 7).Features.Take(60).ToArray();
+        var expected = new float[60];
+        layer.Forward(x, expected, 10, training: false);
+
+        var ml = new Microsoft.ML.MLContext(seed: 1);
+        var data = TestData.Vectors(ml, Enumerable.Range(0, 10).Select(n => x.AsSpan(n * 6, 6).ToArray()), 6);
+        var output = TestData.Read(ml.Transforms.BatchNorm("Out", TestData.Column, layer.ToParameters()).Fit(data).Transform(data), "Out");
+
+        TestData.AssertClose(expected.Select(v => (double)v).ToArray(), output.SelectMany(r => r).ToArray(), 1e-6, 1e-6, "exported");
+    }
+
+    [Fact]
+    public void BadOptionsAndDataAreRefusedWithClearMessages()
+    {
+        var data = Blobs(30, 8);
+        string Message(Action action) => Assert.ThrowsAny<ArgumentException>(action).Message;
+
+        Assert.Contains("needs batches of at least 2 rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 1 })));
+        MultilayerPerceptron.Train(data, new() { BatchSize = 1, Normalization = HiddenNormalization.None, Epochs = 1, HiddenLayers = [4] });
+        Assert.Contains("BatchSize 31 is larger than the 30 training rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 31 })));
+        Assert.Contains("Hidden layer sizes must be positive", Message(() => MultilayerPerceptron.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
+        Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = 0, BatchSize = 10 })));
+        Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = double.NaN, BatchSize = 10 })));
+
+        var nan = data with { Features = (float[])data.Features.Clone() };
+        nan.Features[5 * 6 + 2] = float.NaN;
+        Assert.Contains("train row 5 has the non-finite feature NaN at slot 2", Message(() => MultilayerPerceptron.Train(nan, new() { BatchSize = 10 })));
+
+        var twoClasses = data with { Labels = data.Labels.Select(l => l % 2).ToArray() };
+        Assert.Contains("validation has class 2, which no training row has", Message(() => MultilayerPerceptron.Train(twoClasses, new() { BatchSize = 10 }, data)));
+    }
+
+    [Fact]
+    public void DivergenceStopsWithTheEpochAndStep()
+    {
+        var data = Blobs(60, 9);
+        var error = Assert.Throws<InvalidOperationException>(() => MultilayerPerceptron.Train(data,
+            new() { Normalization = HiddenNormalization.None, LearningRate = 1e30, HiddenLayers = [32], BatchSize = 10, Epochs = 3 }));
+        Assert.Matches(@"^Training diverged at epoch \d+, step \d+: the loss is (NaN|∞|Infinity)", error.Message);
+    }
+
+    [Fact]
+    public void ClassGroupedBatchesDrawFromFewClasses()
+    {
+        var labels = Enumerable.Range(0, 120).Select(n => n % 6).ToArray();
+        var sampler = new BatchSampler(labels, 6, 10, BatchOrder.ClassGrouped, 2, seed: 3);
+        var batches = sampler.NextEpoch().ToList();
+
+        Assert.Equal(Enumerable.Range(0, 120), batches.SelectMany(b => b).Order());
+        Assert.All(batches, b => Assert.True(b.Select(n => labels[n]).Distinct().Count() <= 2));
+    }
+}
