@@ -70,7 +70,7 @@ public class PersistenceTests
             using (var file = File.Create(dataPath))
                 ml.Data.SaveAsBinary(data, file);
 
-            var lines = RunProbe(modelPath, dataPath, string.Join(',', OutputColumns));
+            var lines = ModelLoadProbe.Run(modelPath, dataPath, string.Join(',', OutputColumns));
 
             Assert.StartsWith("library-loaded-before-model: False; after: True", lines[0]);
             var rows = lines.Skip(1).Select(l => l.Split(": ")).Select(p => (p[0], p[1].Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray())).ToArray();
@@ -85,21 +85,6 @@ public class PersistenceTests
         {
             folder.Delete(recursive: true);
         }
-    }
-
-    private static string[] RunProbe(params string[] arguments)
-    {
-        var probe = typeof(PersistenceTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ModelLoadProbe").Value!;
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(probe);
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000), "the probe process did not finish");
-        Assert.True(process.ExitCode == 0, $"probe exited {process.ExitCode}: {stderr.Result}");
-        return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     private sealed class ImageRow

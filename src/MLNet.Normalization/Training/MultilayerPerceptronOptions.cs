@@ -44,7 +44,7 @@ public enum BatchOrder
 public sealed record EpochReport(int Epoch, double Loss, double TrainAccuracy, double? ValidationAccuracy);
 
 /// <summary>Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.</summary>
-public sealed class MultilayerPerceptronOptions
+public class MultilayerPerceptronOptions
 {
     /// <summary>Hidden layer sizes; default 256, 256.</summary>
     public int[] HiddenLayers { get; set; } = [256, 256];

@@ -1,0 +1,188 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
+using MLNet.Normalization.Interop;
+using MLNet.Normalization.Training;
+
+[assembly: LoadableClass(typeof(MLNet.Normalization.MultilayerPerceptronModelParameters), null, typeof(SignatureLoadModel),
+    "Multilayer Perceptron", MLNet.Normalization.MultilayerPerceptronModelParameters.LoaderSignature)]
+
+namespace MLNet.Normalization;
+
+/// <summary>
+/// A trained multilayer perceptron for inference: features in, one score (logit) per class out. Batch-statistics
+/// layers are folded into the Linear layers; layer and group norm stay as layers.
+/// </summary>
+public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VBuffer<float>>, IValueMapper
+{
+    internal const string LoaderSignature = "MultilayerPerceptronPred";
+    private static readonly ModelFormat Format = new("MLPNORMP", LoaderSignature, ModelFormat.InitialVersion);
+
+    private enum LayerKind
+    {
+        Linear = 1,
+        Relu = 2,
+        LayerNorm = 3,
+        GroupNorm = 4,
+    }
+
+    private readonly Sequential _network;
+    private readonly VectorDataViewType _inputType;
+    private readonly VectorDataViewType _outputType;
+
+    internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes)
+        : base(env, LoaderSignature)
+    {
+        _network = network;
+        Features = features;
+        Classes = classes;
+        _inputType = new VectorDataViewType(NumberDataViewType.Single, features);
+        _outputType = new VectorDataViewType(NumberDataViewType.Single, classes);
+    }
+
+    /// <summary>Values per input row.</summary>
+    public int Features { get; }
+
+    /// <summary>The number of classes (scores per row).</summary>
+    public int Classes { get; }
+
+    /// <summary>The inference network (folded).</summary>
+    public IReadOnlyList<Layer> Layers => _network.Layers;
+
+    /// <summary>ML.NET plumbing; not for direct use.</summary>
+    public override PredictionKind PredictionKind => PredictionKind.MulticlassClassification;
+
+    DataViewType IValueMapper.InputType => _inputType;
+    DataViewType IValueMapper.OutputType => _outputType;
+
+    ValueMapper<TIn, TOut> IValueMapper.GetMapper<TIn, TOut>()
+    {
+        if (typeof(TIn) != typeof(VBuffer<float>) || typeof(TOut) != typeof(VBuffer<float>))
+            throw Host.Except($"The multilayer perceptron maps VBuffer<float> to VBuffer<float>, not {typeof(TIn).Name} to {typeof(TOut).Name}.");
+        float[] dense = [];
+        ValueMapper<VBuffer<float>, VBuffer<float>> map = (in VBuffer<float> source, ref VBuffer<float> destination) =>
+        {
+            if (source.Length != Features)
+                throw Host.Except($"Expected {Features} features, got {source.Length}.");
+            var editor = VBufferEditor.Create(ref destination, Classes);
+            // The network's buffers are shared; one row at a time.
+            lock (_network)
+            {
+                var values = VectorColumn.Densify(source, ref dense);
+                _network.Forward(values, 1, training: false).CopyTo(editor.Values);
+            }
+            destination = editor.Commit();
+        };
+        return (ValueMapper<TIn, TOut>)(Delegate)map;
+    }
+
+    // *** Binary format ***
+    // int: size of a float (4), written by ML.NET's ModelParametersBase
+    // int: features
+    // int: classes
+    // int: number of layers
+    // per layer: int kind, then
+    //   Linear:    int inputs, int outputs, float[] weight (length-prefixed, outputs × inputs), float[] bias (length-prefixed)
+    //   Relu:      int features
+    //   LayerNorm: int features, float epsilon, float[] gamma, float[] beta (length-prefixed)
+    //   GroupNorm: int channels, int groups, float epsilon, float[] gamma, float[] beta (length-prefixed)
+    /// <summary>ML.NET plumbing; not for direct use.</summary>
+    public override void SaveCore(ModelSaveContext ctx)
+    {
+        base.SaveCore(ctx);
+        ctx.SetVersionInfo(Format.VersionInfo);
+        var writer = ctx.Writer;
+        writer.Write(Features);
+        writer.Write(Classes);
+        writer.Write(_network.Layers.Count);
+        foreach (var layer in _network.Layers)
+        {
+            switch (layer)
+            {
+                case LinearLayer linear:
+                    writer.WriteEnum(LayerKind.Linear);
+                    writer.Write(linear.InputFeatures);
+                    writer.Write(linear.OutputFeatures);
+                    writer.WriteArray(linear.Weight);
+                    writer.WriteArray(linear.Bias);
+                    break;
+                case ReluLayer relu:
+                    writer.WriteEnum(LayerKind.Relu);
+                    writer.Write(relu.InputFeatures);
+                    break;
+                case LayerNormLayer layerNorm:
+                    writer.WriteEnum(LayerKind.LayerNorm);
+                    writer.Write(layerNorm.Features);
+                    writer.Write(layerNorm.Epsilon);
+                    writer.WriteArray(layerNorm.Gamma);
+                    writer.WriteArray(layerNorm.Beta);
+                    break;
+                case GroupNormLayer groupNorm when groupNorm.SpatialSize == 1:
+                    writer.WriteEnum(LayerKind.GroupNorm);
+                    writer.Write(groupNorm.Channels);
+                    writer.Write(groupNorm.Groups);
+                    writer.Write(groupNorm.Epsilon);
+                    writer.WriteArray(groupNorm.Gamma);
+                    writer.WriteArray(groupNorm.Beta);
+                    break;
+                default:
+                    throw Host.Except($"Cannot save a {layer.GetType().Name} layer; fold the network first.");
+            }
+        }
+    }
+
+    // For SignatureLoadModel.
+    private static MultilayerPerceptronModelParameters Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel(Format.VersionInfo);
+        try
+        {
+            var reader = ctx.Reader;
+            int floatSize = reader.ReadInt32();
+            if (floatSize != sizeof(float))
+                throw new InvalidDataException($"Read a float size of {floatSize}, expected {sizeof(float)}.");
+            int features = reader.ReadCount(), classes = reader.ReadCount(), count = reader.ReadCount(1024);
+            var layers = new List<Layer>(count);
+            for (int i = 0; i < count; i++)
+            {
+                layers.Add(reader.ReadEnum<LayerKind>() switch
+                {
+                    LayerKind.Linear => ReadLinear(reader),
+                    LayerKind.Relu => new ReluLayer(reader.ReadCount()),
+                    LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(), epsilon: reader.ReadSingle()), reader),
+                    _ => ReadGroupNorm(reader),
+                });
+            }
+            var network = new Sequential(layers);
+            if (network.InputFeatures != features || network.OutputFeatures != classes)
+                throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
+            return new MultilayerPerceptronModelParameters(env, network, features, classes);
+        }
+        catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
+        {
+            throw env.ExceptDecode(e, $"The saved multilayer perceptron is corrupt: {e.Message}");
+        }
+    }
+
+    private static LinearLayer ReadLinear(BinaryReader reader)
+    {
+        int inputs = reader.ReadCount(), outputs = reader.ReadCount();
+        return new LinearLayer(inputs, outputs, reader.ReadSingleArray(inputs * outputs), reader.ReadSingleArray(outputs));
+    }
+
+    private static GroupNormLayer ReadGroupNorm(BinaryReader reader)
+    {
+        int channels = reader.ReadCount(), groups = reader.ReadCount();
+        return WithAffine(new GroupNormLayer(channels, 1, groups, reader.ReadSingle()), reader);
+    }
+
+    private static T WithAffine<T>(T layer, BinaryReader reader) where T : NormalizationLayer
+    {
+        reader.ReadSingleArray(layer.Gamma.Length).CopyTo(layer.Gamma, 0);
+        reader.ReadSingleArray(layer.Beta.Length).CopyTo(layer.Beta, 0);
+        return layer;
+    }
+}

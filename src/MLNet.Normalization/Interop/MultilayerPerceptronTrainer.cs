@@ -1,0 +1,164 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
+using MLNet.Normalization.Interop;
+using MLNet.Normalization.Training;
+
+namespace MLNet.Normalization;
+
+/// <summary>
+/// ML.NET trainer of a <see cref="Training.MultilayerPerceptron"/> classifier with normalization layers, on a known-size
+/// float vector Features column and a key Label column; see
+/// <see cref="MultilayerPerceptronCatalog.MultilayerPerceptron(MulticlassClassificationCatalog.MulticlassClassificationTrainers, MultilayerPerceptronTrainer.Options?)"/>.
+/// Produces the usual Score and PredictedLabel columns; batch-statistics layers are folded into the Linear layers
+/// of the saved model.
+/// </summary>
+public sealed class MultilayerPerceptronTrainer
+    : TrainerEstimatorBase<MulticlassPredictionTransformer<MultilayerPerceptronModelParameters>, MultilayerPerceptronModelParameters>
+{
+    /// <summary>The training options plus the column names.</summary>
+    public sealed class Options : MultilayerPerceptronOptions
+    {
+        /// <summary>The label column, a key type; default "Label".</summary>
+        public string LabelColumnName { get; set; } = DefaultColumnNames.Label;
+
+        /// <summary>The features column, a known-size float vector; default "Features".</summary>
+        public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
+    }
+
+    private static readonly TrainerInfo TrainerInfo = new(normalization: false, caching: true, supportValid: true);
+    private readonly Options _options;
+
+    internal MultilayerPerceptronTrainer(IHostEnvironment env, Options options)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MultilayerPerceptronTrainer)),
+            TrainerUtils.MakeR4VecFeature(options.FeatureColumnName), TrainerUtils.MakeU4ScalarColumn(options.LabelColumnName), default)
+    {
+        _options = options;
+    }
+
+    /// <summary>The per-step training losses and per-epoch reports of the last <c>Fit</c>.</summary>
+    public Training.MultilayerPerceptron? LastTraining { get; private set; }
+
+    /// <inheritdoc/>
+    public override TrainerInfo Info => TrainerInfo;
+
+    /// <summary>ML.NET plumbing; not for direct use.</summary>
+    public override PredictionKind PredictionKind => PredictionKind.MulticlassClassification;
+
+    /// <summary>Trains, reporting validation accuracy after each epoch.</summary>
+    public MulticlassPredictionTransformer<MultilayerPerceptronModelParameters> Fit(IDataView trainData, IDataView validationData)
+        => TrainTransformer(trainData, validationData);
+
+    /// <summary>ML.NET plumbing; not for direct use.</summary>
+    public override SchemaShape.Column[] GetOutputColumnsCore(SchemaShape inputSchema)
+    {
+        inputSchema.TryFindColumn(LabelColumn.Name, out var label);
+        var predictedLabelAnnotations = new SchemaShape(label.Annotations.Where(a => a.Name == AnnotationUtils.Kinds.KeyValues)
+            .Concat(AnnotationUtils.GetTrainerOutputAnnotation()));
+        return
+        [
+            new SchemaShape.Column(DefaultColumnNames.Score, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false,
+                new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label))),
+            new SchemaShape.Column(DefaultColumnNames.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, predictedLabelAnnotations),
+        ];
+    }
+
+    /// <summary>ML.NET plumbing; not for direct use.</summary>
+    public override MulticlassPredictionTransformer<MultilayerPerceptronModelParameters> MakeTransformer(MultilayerPerceptronModelParameters model, DataViewSchema trainSchema)
+        => new(Host, model, trainSchema, FeatureColumn.Name, LabelColumn.Name);
+
+    /// <summary>ML.NET plumbing; not for direct use.</summary>
+    public override MultilayerPerceptronModelParameters TrainModelCore(TrainContext context)
+    {
+        Host.CheckValue(context, nameof(context));
+        var train = Materialize(context.TrainingSet, "training");
+        var validation = context.ValidationSet is { } v ? Materialize(v, "validation") : null;
+
+        using var channel = Host.StartProgressChannel("Multilayer perceptron training");
+        EpochReport? last = null;
+        channel.SetHeader(new ProgressHeader(["loss", "train accuracy"], ["epochs"]), entry => entry.SetProgress(0, last?.Epoch ?? 0, _options.Epochs));
+        var userCallback = _options.EpochCompleted;
+        var options = Copy(_options, report =>
+        {
+            last = report;
+            channel.Checkpoint(report.Loss, report.TrainAccuracy, report.Epoch);
+            userCallback?.Invoke(report);
+        });
+
+        var trained = Training.MultilayerPerceptron.Train(train, options, validation);
+        LastTraining = trained;
+        return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes);
+    }
+
+    private static MultilayerPerceptronOptions Copy(Options options, Action<EpochReport> epochCompleted) => new()
+    {
+        HiddenLayers = options.HiddenLayers,
+        Normalization = options.Normalization,
+        BatchSize = options.BatchSize,
+        Epochs = options.Epochs,
+        LearningRate = options.LearningRate,
+        Momentum = options.Momentum,
+        WeightDecay = options.WeightDecay,
+        Seed = options.Seed,
+        BatchOrder = options.BatchOrder,
+        ClassesPerBatch = options.ClassesPerBatch,
+        RenormSchedule = options.RenormSchedule,
+        GroupNormGroups = options.GroupNormGroups,
+        EpochCompleted = epochCompleted,
+    };
+
+    // Reads features and key labels into memory; a missing label (key 0) or a non-finite feature names the row.
+    private LabeledData Materialize(RoleMappedData data, string role)
+    {
+        data.CheckFeatureFloatVector(out int featureCount);
+        var labelColumn = data.Schema.Label!.Value;
+        if (labelColumn.Type is not KeyDataViewType key)
+            throw Host.ExceptSchemaMismatch(nameof(data), "label", labelColumn.Name, "key type", labelColumn.Type.ToString());
+        int classes = key.GetCountAsInt32(Host);
+        var featureColumn = data.Schema.Feature!.Value;
+
+        var features = new List<float>();
+        var labels = new List<int>();
+        using var cursor = data.Data.GetRowCursor([featureColumn, labelColumn]);
+        var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
+        var getLabel = cursor.GetGetter<uint>(labelColumn);
+        var buffer = default(VBuffer<float>);
+        float[] dense = [];
+        uint label = 0;
+        while (cursor.MoveNext())
+        {
+            getLabel(ref label);
+            if (label == 0)
+                throw new InvalidOperationException($"The {role} data's label column '{labelColumn.Name}' is missing at row {cursor.Position}.");
+            getFeatures(ref buffer);
+            features.AddRange(VectorColumn.Densify(buffer, ref dense));
+            labels.Add((int)label - 1);
+        }
+        var result = new LabeledData(features.ToArray(), labels.ToArray(), featureCount, classes);
+        try
+        {
+            result.Validate(role);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException($"Column '{featureColumn.Name}': {e.Message}", e);
+        }
+        return result;
+    }
+}
+
+/// <summary>Adds the multilayer perceptron to <c>mlContext.MulticlassClassification.Trainers</c>.</summary>
+public static class MultilayerPerceptronCatalog
+{
+    /// <summary>
+    /// A multilayer perceptron with normalization layers (batch norm by default; see <see cref="HiddenNormalization"/>),
+    /// trained with SGD: hidden 256-256, batch 64, 5 epochs, lr 0.01, momentum 0.9, unless <paramref name="options"/> says otherwise.
+    /// </summary>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        MultilayerPerceptronTrainer.Options? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(((IInternalCatalog)catalog).Environment, options ?? new MultilayerPerceptronTrainer.Options());
+    }
+}
