@@ -79,7 +79,7 @@ public sealed class MultilayerPerceptronTrainer
         EpochReport? last = null;
         channel.SetHeader(new ProgressHeader(["loss", "train accuracy"], ["epochs"]), entry => entry.SetProgress(0, last?.Epoch ?? 0, _options.Epochs));
         var userCallback = _options.EpochCompleted;
-        var options = Copy(_options, report =>
+        var options = _options.WithEpochCallback(report =>
         {
             last = report;
             channel.Checkpoint(report.Loss, report.TrainAccuracy, report.Epoch);
@@ -90,23 +90,6 @@ public sealed class MultilayerPerceptronTrainer
         LastTraining = trained;
         return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes);
     }
-
-    private static MultilayerPerceptronOptions Copy(Options options, Action<EpochReport> epochCompleted) => new()
-    {
-        HiddenLayers = options.HiddenLayers,
-        Normalization = options.Normalization,
-        BatchSize = options.BatchSize,
-        Epochs = options.Epochs,
-        LearningRate = options.LearningRate,
-        Momentum = options.Momentum,
-        WeightDecay = options.WeightDecay,
-        Seed = options.Seed,
-        BatchOrder = options.BatchOrder,
-        ClassesPerBatch = options.ClassesPerBatch,
-        RenormSchedule = options.RenormSchedule,
-        GroupNormGroups = options.GroupNormGroups,
-        EpochCompleted = epochCompleted,
-    };
 
     // Reads features and key labels into memory; a missing label (key 0) or a non-finite feature names the row.
     private LabeledData Materialize(RoleMappedData data, string role)

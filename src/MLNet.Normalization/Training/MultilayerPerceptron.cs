@@ -76,7 +76,7 @@ public sealed class MultilayerPerceptron
     {
         HiddenNormalization.None => null,
         HiddenNormalization.BatchNorm => new BatchNormLayer(features),
-        HiddenNormalization.BatchRenorm => new BatchRenormLayer(features, schedule: options.RenormSchedule),
+        HiddenNormalization.BatchRenorm => new BatchRenormLayer(features, schedule: options.RenormSchedule, alpha: options.RenormAlpha),
         HiddenNormalization.NoisyBatchNorm => new NoisyBatchNormLayer(features, seed: seed),
         HiddenNormalization.L1BatchNorm => new LpBatchNormLayer(features, norm: LpNorm.L1),
         HiddenNormalization.L2BatchNorm => new LpBatchNormLayer(features, norm: LpNorm.L2),
@@ -117,9 +117,10 @@ public sealed class MultilayerPerceptron
             double lossSum = 0;
             long correct = 0, seen = 0;
             int step = 0;
-            foreach (var rows in batches.NextEpoch())
+            foreach (var batch in batches.NextEpoch())
             {
                 step++;
+                var rows = batch.Span;
                 int count = rows.Length;
                 for (int i = 0; i < count; i++)
                 {

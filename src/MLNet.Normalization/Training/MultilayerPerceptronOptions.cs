@@ -79,6 +79,9 @@ public class MultilayerPerceptronOptions
     /// <summary>The rmax/dmax relaxation for <see cref="HiddenNormalization.BatchRenorm"/>; default the paper's.</summary>
     public RenormSchedule RenormSchedule { get; set; } = new();
 
+    /// <summary>The moving-average rate α of <see cref="HiddenNormalization.BatchRenorm"/>; default 0.01 (the paper's).</summary>
+    public double RenormAlpha { get; set; } = 0.01;
+
     /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>; default 32.</summary>
     public int GroupNormGroups { get; set; } = 32;
 
@@ -105,6 +108,14 @@ public class MultilayerPerceptronOptions
             throw new ArgumentOutOfRangeException(nameof(ClassesPerBatch), ClassesPerBatch, $"ClassesPerBatch must be positive, got {ClassesPerBatch}.");
         ArgumentNullException.ThrowIfNull(RenormSchedule);
         RenormSchedule.Validate();
+    }
+
+    /// <summary>A shallow copy that reports epochs to <paramref name="epochCompleted"/> instead.</summary>
+    internal MultilayerPerceptronOptions WithEpochCallback(Action<EpochReport> epochCompleted)
+    {
+        var copy = (MultilayerPerceptronOptions)MemberwiseClone();
+        copy.EpochCompleted = epochCompleted;
+        return copy;
     }
 
     internal bool UsesBatchStatistics => Normalization is not (HiddenNormalization.None or HiddenNormalization.LayerNorm or HiddenNormalization.GroupNorm);
