@@ -8,21 +8,14 @@ public class BatchNormTransformTests
 {
     private static readonly JsonElement File = Golden.Load("batch_norm.json");
 
-    private static TheoryData<string> Names(string section)
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty(section).EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    private static TheoryData<string> Names(string section) => Golden.Names(File, section);
 
     public static TheoryData<string> RunningStatsCases() => Names("running_stats");
     public static TheoryData<string> ExactCases() => Names("exact_stats");
     public static TheoryData<string> EvalCases() => Names("eval");
     public static TheoryData<string> ForwardCases() => Names("forward_backward");
 
-    private static JsonElement Case(string section, string name)
-        => File.GetProperty(section).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+    private static JsonElement Case(string section, string name) => Golden.Case(File, section, name);
 
     /// <summary>The case's rows as a column of dimensions (C) or (C, S), planar or transposed to channels-last (S, C).</summary>
     internal static IDataView Rows(MLContext ml, JsonElement c, bool channelsLast = false, string field = "input")
@@ -46,21 +39,27 @@ public class BatchNormTransformTests
         return result;
     }
 
+    /// <summary>The case's batch size and momentum; a null momentum is PyTorch's cumulative average.</summary>
+    private static BatchNormOptions TrainingModeOptions(JsonElement c, bool channelsLast)
+    {
+        var momentum = c.GetProperty("momentum");
+        return new BatchNormOptions
+        {
+            BatchSize = c.GetProperty("batch_size").GetInt32(),
+            FitMode = momentum.ValueKind == JsonValueKind.Null ? BatchNormFitMode.Cumulative : BatchNormFitMode.MovingAverage,
+            Momentum = momentum.ValueKind == JsonValueKind.Null ? 0.1 : momentum.GetDouble(),
+            ChannelsLast = channelsLast,
+        };
+    }
+
     [Theory]
     [MemberData(nameof(RunningStatsCases))]
     public void MovingAverageAndCumulativeFitsMatchPyTorchTrainingMode(string name)
     {
         var c = Case("running_stats", name);
         var ml = new MLContext(seed: 1);
-        var momentum = c.GetProperty("momentum");
-        var options = new BatchNormOptions
-        {
-            BatchSize = c.GetProperty("batch_size").GetInt32(),
-            FitMode = momentum.ValueKind == JsonValueKind.Null ? BatchNormFitMode.Cumulative : BatchNormFitMode.MovingAverage,
-            Momentum = momentum.ValueKind == JsonValueKind.Null ? 0.1 : momentum.GetDouble(),
-        };
 
-        var parameters = ml.Transforms.BatchNorm("Out", TestData.Column, options).Fit(Rows(ml, c)).Parameters;
+        var parameters = ml.Transforms.BatchNorm("Out", TestData.Column, TrainingModeOptions(c, channelsLast: false)).Fit(Rows(ml, c)).Parameters;
 
         TestData.AssertClose(c.GetProperty("running_mean").Doubles(), parameters.RunningMean.ToArray(), 1e-6, 1e-5, name + " mean");
         TestData.AssertClose(c.GetProperty("running_var").Doubles(), parameters.RunningVariance.ToArray(), 1e-6, 1e-5, name + " var");
@@ -74,16 +73,8 @@ public class BatchNormTransformTests
         if (c.GetProperty("spatial").GetInt32() == 1)
             return;
         var ml = new MLContext(seed: 1);
-        var momentum = c.GetProperty("momentum");
-        var options = new BatchNormOptions
-        {
-            BatchSize = c.GetProperty("batch_size").GetInt32(),
-            FitMode = momentum.ValueKind == JsonValueKind.Null ? BatchNormFitMode.Cumulative : BatchNormFitMode.MovingAverage,
-            Momentum = momentum.ValueKind == JsonValueKind.Null ? 0.1 : momentum.GetDouble(),
-            ChannelsLast = true,
-        };
 
-        var parameters = ml.Transforms.BatchNorm("Out", TestData.Column, options).Fit(Rows(ml, c, channelsLast: true)).Parameters;
+        var parameters = ml.Transforms.BatchNorm("Out", TestData.Column, TrainingModeOptions(c, channelsLast: true)).Fit(Rows(ml, c, channelsLast: true)).Parameters;
 
         TestData.AssertClose(c.GetProperty("running_mean").Doubles(), parameters.RunningMean.ToArray(), 1e-6, 1e-5, name + " mean");
         TestData.AssertClose(c.GetProperty("running_var").Doubles(), parameters.RunningVariance.ToArray(), 1e-6, 1e-5, name + " var");

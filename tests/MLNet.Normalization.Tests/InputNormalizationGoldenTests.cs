@@ -8,24 +8,11 @@ public class InputNormalizationGoldenTests
 {
     private static readonly JsonElement File = Golden.Load("input_normalization.json");
 
-    public static TheoryData<string> CaseNames()
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty("cases").EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> CaseNames() => Golden.Names(File, "cases");
 
-    public static TheoryData<string> FitCaseNames()
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty("fit_cases").EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> FitCaseNames() => Golden.Names(File, "fit_cases");
 
-    private static JsonElement Case(string section, string name)
-        => File.GetProperty(section).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+    private static JsonElement Case(string section, string name) => Golden.Case(File, section, name);
 
     private static ChannelLayout LayoutOf(JsonElement c) => c.GetProperty("layout").GetString() == "chw" ? ChannelLayout.ChannelsFirst : ChannelLayout.ChannelsLast;
 

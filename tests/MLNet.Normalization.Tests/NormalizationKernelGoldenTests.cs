@@ -10,13 +10,7 @@ public class NormalizationKernelGoldenTests
 {
     private static readonly JsonElement File = Golden.Load("batch_norm.json");
 
-    public static TheoryData<string> CaseNames()
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty("forward_backward").EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> CaseNames() => Golden.Names(File, "forward_backward");
 
     [Theory]
     [MemberData(nameof(CaseNames))]

@@ -47,6 +47,19 @@ internal static class Golden
     public static JsonElement Load(string file)
         => JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, file))).RootElement;
 
+    /// <summary>The names of the cases in <paramref name="section"/>, for a theory's MemberData.</summary>
+    public static TheoryData<string> Names(JsonElement file, string section)
+    {
+        var names = new TheoryData<string>();
+        foreach (var c in file.GetProperty(section).EnumerateArray())
+            names.Add(c.GetProperty("name").GetString()!);
+        return names;
+    }
+
+    /// <summary>The case called <paramref name="name"/> in <paramref name="section"/>.</summary>
+    public static JsonElement Case(JsonElement file, string section, string name)
+        => file.GetProperty(section).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+
     public static float[] Floats(this JsonElement element) => element.EnumerateArray().Select(e => (float)e.GetDouble()).ToArray();
     public static double[] Doubles(this JsonElement element) => element.EnumerateArray().Select(e => e.GetDouble()).ToArray();
     public static int[] Ints(this JsonElement element) => element.EnumerateArray().Select(e => e.GetInt32()).ToArray();

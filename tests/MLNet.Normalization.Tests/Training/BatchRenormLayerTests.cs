@@ -8,13 +8,7 @@ public class BatchRenormLayerTests
 {
     private static readonly JsonElement File = Golden.Load("batch_renorm.json");
 
-    public static TheoryData<string> CaseNames()
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty("cases").EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> CaseNames() => Golden.Names(File, "cases");
 
     private static BatchRenormLayer Layer(JsonElement c, string meanField, string stdField)
     {

@@ -8,24 +8,11 @@ public class NormalizationLayerTests
 {
     private static readonly JsonElement File = Golden.Load("batch_norm.json");
 
-    public static TheoryData<string> ForwardCases()
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty("forward_backward").EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> ForwardCases() => Golden.Names(File, "forward_backward");
 
-    public static TheoryData<string> RunningStatsCases()
-    {
-        var names = new TheoryData<string>();
-        foreach (var c in File.GetProperty("running_stats").EnumerateArray())
-            names.Add(c.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> RunningStatsCases() => Golden.Names(File, "running_stats");
 
-    private static JsonElement Case(string section, string name)
-        => File.GetProperty(section).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+    private static JsonElement Case(string section, string name) => Golden.Case(File, section, name);
 
     [Theory]
     [MemberData(nameof(ForwardCases))]
