@@ -133,7 +133,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     }
 
     // For SignatureLoadModel.
-    private static MultilayerPerceptronModelParameters Create(IHostEnvironment env, ModelLoadContext ctx)
+    internal static MultilayerPerceptronModelParameters Create(IHostEnvironment env, ModelLoadContext ctx)
     {
         Contracts.CheckValue(env, nameof(env));
         env.CheckValue(ctx, nameof(ctx));

@@ -57,8 +57,6 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
     /// <summary>Writes the parameters after the column names, as documented by each subclass.</summary>
     private protected abstract void SaveParameters(BinaryWriter writer);
 
-    private TransformerColumns Columns => new(OutputColumnName, InputColumnName);
-
     private ChannelGeometry ResolveGeometry(DataViewSchema inputSchema)
         => VectorColumn.ResolveGeometry(Host, inputSchema, InputColumnName, ExpectedShape, TryResolveGeometry);
 
