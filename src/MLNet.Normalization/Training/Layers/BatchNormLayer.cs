@@ -11,11 +11,11 @@ namespace MLNet.Normalization.Training;
 /// </summary>
 public class BatchNormLayer : NormalizationLayer
 {
-    private protected readonly double[] BatchMean;
-    private protected readonly double[] BatchVariance;
-    private protected readonly double[] InverseStd;
-    private protected readonly float[] Scale;
-    private protected readonly float[] Shift;
+    private readonly double[] _batchMean;
+    private readonly double[] _batchVariance;
+    private readonly double[] _inverseStd;
+    private readonly float[] _scale;
+    private readonly float[] _shift;
     private readonly float[] _backwardWorkspace;
 
     /// <summary>Creates the layer.</summary>
@@ -33,11 +33,11 @@ public class BatchNormLayer : NormalizationLayer
         Epsilon = epsilon;
         RunningMean = new float[channels];
         RunningVariance = Enumerable.Repeat(1f, channels).ToArray();
-        BatchMean = new double[channels];
-        BatchVariance = new double[channels];
-        InverseStd = new double[channels];
-        Scale = new float[channels];
-        Shift = new float[channels];
+        _batchMean = new double[channels];
+        _batchVariance = new double[channels];
+        _inverseStd = new double[channels];
+        _scale = new float[channels];
+        _shift = new float[channels];
         _backwardWorkspace = new float[3 * channels];
     }
 
@@ -62,13 +62,13 @@ public class BatchNormLayer : NormalizationLayer
     private protected override void ForwardTraining(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
     {
         CheckMoreThanOneValuePerChannel(shape);
-        BatchNormKernel.ForwardTraining(input, output, shape, Gamma, Beta, Epsilon, BatchMean, BatchVariance, InverseStd, Scale, Shift);
+        BatchNormKernel.ForwardTraining(input, output, shape, Gamma, Beta, Epsilon, _batchMean, _batchVariance, _inverseStd, _scale, _shift);
         BatchesTracked++;
         double factor = RunningAverage.Factor(Momentum, BatchesTracked);
-        RunningAverage.Update(RunningMean, BatchMean, factor);
+        RunningAverage.Update(RunningMean, _batchMean, factor);
         for (int c = 0; c < Channels; c++)
-            BatchVariance[c] = RunningAverage.Unbiased(BatchVariance[c], shape.ValuesPerChannel);
-        RunningAverage.Update(RunningVariance, BatchVariance, factor);
+            _batchVariance[c] = RunningAverage.Unbiased(_batchVariance[c], shape.ValuesPerChannel);
+        RunningAverage.Update(RunningVariance, _batchVariance, factor);
     }
 
     /// <summary>scale = γ / √(running var + ε), shift = β − running mean · scale.</summary>
@@ -84,5 +84,5 @@ public class BatchNormLayer : NormalizationLayer
     }
 
     private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, NcsShape shape)
-        => BatchNormKernel.Backward(outputGradient, input, inputGradient, shape, Gamma, BatchMean, InverseStd, GammaGradient, BetaGradient, _backwardWorkspace);
+        => BatchNormKernel.Backward(outputGradient, input, inputGradient, shape, Gamma, _batchMean, _inverseStd, GammaGradient, BetaGradient, _backwardWorkspace);
 }
