@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+"""Joins the BenchmarkDotNet results and the PyTorch reference into one table of ratios.
+
+    /usr/bin/python3 benchmarks/report.py ARTIFACTS_DIR TORCH_JSON OUTPUT_MD COMMAND
+
+Reads every *-report-full.json under ARTIFACTS_DIR/results (BenchmarkDotNet's JsonExporter.Full), the JSON that
+torch_reference.py printed, and writes OUTPUT_MD (and prints it): the machine, the date, the command, the table
+with each target marked met or missed, and the breakdown of KernelPartsBenchmarks.
+"""
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+KERNEL_SHAPES = ["32x3x224x224", "32x64x56x56"]
+ROW_FLOATS = 3 * 224 * 224
+FITTING_BASE_ROWS = 64
+
+# (method, label, PyTorch op, minimum memory traffic in units of the streaming reference's one read + one write
+# of the batch, PyTorch target)
+KERNELS = [
+    ("ChannelNormalize", "per-channel normalize = BN inference (ChannelAffineKernel)", "batch_norm_eval", 1.0, 1.0),
+    ("BatchNormTrainForward", "BN train forward (BatchNormKernel.ForwardTraining)", "batch_norm_train_forward", 1.5, 1.0),
+    ("BatchNormTrainForwardBackward", "BN train forward + backward", "batch_norm_train_forward_backward", 4.0, 1.5),
+    ("LayerNorm", "LayerNorm (GroupNormKernel, G=1 over C·H·W)", "layer_norm", 1.5, 1.0),
+    ("GroupNorm", "GroupNorm (GroupNormKernel, G=min(32,C))", "group_norm", 1.5, 1.0),
+    ("InstanceNorm", "InstanceNorm (GroupNormKernel, G=C)", "instance_norm", 1.5, 1.0),
+]
+BANDWIDTH_TARGET = 0.8
+MEANVAR_TARGET = 10.0
+RAW_CURSOR_TARGET = 0.7
+
+
+def load_bdn(artifacts):
+    """{(type, method, params): benchmark dict} from every full JSON report."""
+    results = {}
+    env = {}
+    for path in sorted(glob.glob(os.path.join(artifacts, "results", "*-report-full.json"))):
+        with open(path) as f:
+            report = json.load(f)
+        env = report.get("HostEnvironmentInfo", env)
+        for b in report["Benchmarks"]:
+            results[(b["Type"], b["Method"], b.get("Parameters", ""))] = b
+    return results, env
+
+
+def median_ms(results, type_, method, params=""):
+    b = results.get((type_, method, params))
+    if b is None or not b.get("Statistics"):
+        return None
+    return b["Statistics"]["Median"] / 1e6
+
+
+def allocated(results, type_, method, params=""):
+    b = results.get((type_, method, params))
+    if b is None or b.get("Memory") is None:
+        return None
+    return b["Memory"].get("BytesAllocatedPerOperation")
+
+
+def ms(value):
+    if value is None:
+        return "n/a"
+    return f"{value:.3g} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def verdict(ratio, target):
+    if ratio is None:
+        return "n/a"
+    return f"≥ {target:g}: **{'met' if ratio >= target else 'missed'}**"
+
+
+def machine():
+    model, cores = "unknown", str(os.cpu_count())
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Model name":
+                model = value.strip()
+            elif key.strip() == "CPU(s)":
+                cores = value.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return model, cores
+
+
+def mlnet_version():
+    props = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Directory.Packages.props")
+    try:
+        text = open(props).read()
+        m = re.search(r'Include="Microsoft\.ML" Version="([^"]+)"', text)
+        return m.group(1) if m else "?"
+    except OSError:
+        return "?"
+
+
+def main():
+    artifacts, torch_json, output, command = sys.argv[1:5]
+    results, env = load_bdn(artifacts)
+    with open(torch_json) as f:
+        torch = json.load(f)
+    meanvar_fit = None
+    for path in glob.glob(os.path.join(artifacts, "fitted", "*.fit-seconds.txt")):
+        meanvar_fit = open(path).read().strip()
+
+    rows = []
+    header = ["benchmark", "shape / data", "ours", "comparison 1", "ratio 1 → target", "comparison 2", "ratio 2 → target"]
+    met, missed = [], []
+
+    def record(label, ratio, target):
+        if ratio is not None:
+            (met if ratio >= target else missed).append(label)
+
+    # 1. Kernels.
+    for shape in KERNEL_SHAPES:
+        params = f"Shape={shape}"
+        stream = median_ms(results, "KernelBenchmarks", "StreamingMultiplyAdd", params)
+        torch_shape = torch["results"].get(shape, {})
+        torch_single = torch.get("results_1_thread", {}).get(shape, {})
+        rows.append(["streaming x·a+b (Vector256, bandwidth reference)", shape, ms(stream), "—", "—",
+                     f"PyTorch `x*a+b`: {ms(torch_shape.get('mul_add'))} (fused `torch.add(out=)`: {ms(torch_shape.get('mul_add_fused_out'))})",
+                     f"{torch_shape['mul_add'] / stream:.2f}× (no target)" if stream and torch_shape.get("mul_add") else "n/a"])
+        for method, label, op, traffic, torch_target in KERNELS:
+            ours = median_ms(results, "KernelBenchmarks", method, params)
+            theirs = torch_shape.get(op)
+            bandwidth = traffic * stream / ours if ours and stream else None
+            raw = stream / ours if ours and stream else None
+            speedup = theirs / ours if ours and theirs else None
+            record(f"{label}, {shape}: bandwidth", bandwidth, BANDWIDTH_TARGET)
+            record(f"{label}, {shape}: vs PyTorch", speedup, torch_target)
+            rows.append([
+                label, shape, ms(ours),
+                f"streaming: {ms(stream)}; min. traffic ×{traffic:g}",
+                (f"{bandwidth:.2f} of bandwidth (raw t_ref/t = {raw:.3f}) → {verdict(bandwidth, BANDWIDTH_TARGET)}" if bandwidth else "n/a"),
+                f"PyTorch `{op}`: {ms(theirs)} (1 thread: {ms(torch_single.get(op))})",
+                (f"{speedup:.2f}× → {verdict(speedup, torch_target)}" if speedup else "n/a"),
+            ])
+
+    # 2. Through ML.NET.
+    raw_cursor = median_ms(results, "CursorBenchmarks", "RawCursor")
+    meanvar = median_ms(results, "CursorBenchmarks", "MLNetNormalizeMeanVariance")
+    data = f"{256} rows × (3, 224, 224), cached"
+    rows.append(["ML.NET raw cursor over the input column (baseline)", data, ms(raw_cursor), "—", "—", "—", "—"])
+    for method, label, targeted in [
+        ("NormalizeChannelsImageNet", "cursor over NormalizeChannels(ImageNet)", True),
+        ("BatchNormGivenParameters", "cursor over BatchNorm(given parameters)", True),
+        ("MLNetNormalizeMeanVariance", "cursor over ML.NET NormalizeMeanVariance (fitted)", False),
+        ("MLNetNormalizeMinMax", "cursor over ML.NET NormalizeMinMax (fitted)", False),
+    ]:
+        ours = median_ms(results, "CursorBenchmarks", method)
+        vs_meanvar = meanvar / ours if ours and meanvar else None
+        vs_raw = raw_cursor / ours if ours and raw_cursor else None
+        if targeted:
+            record(f"{label}: vs NormalizeMeanVariance", vs_meanvar, MEANVAR_TARGET)
+            record(f"{label}: vs raw cursor", vs_raw, RAW_CURSOR_TARGET)
+        rows.append([
+            label, data, ms(ours),
+            f"NormalizeMeanVariance: {ms(meanvar)}",
+            (f"{vs_meanvar:.2f}× → {verdict(vs_meanvar, MEANVAR_TARGET)}" if targeted and vs_meanvar else
+             f"{vs_meanvar:.2f}× (ML.NET, no target)" if vs_meanvar else "n/a"),
+            f"raw cursor: {ms(raw_cursor)}",
+            (f"{vs_raw:.2f} → {verdict(vs_raw, RAW_CURSOR_TARGET)}" if targeted and vs_raw else
+             f"{vs_raw:.2f} (ML.NET, no target)" if vs_raw else "n/a"),
+        ])
+
+    # 3. Fitting.
+    def throughput(method, scale):
+        t = median_ms(results, "FittingBenchmarks", method, f"Scale={scale}")
+        if t is None:
+            return None
+        return FITTING_BASE_ROWS * scale * ROW_FLOATS * 4 / 1e6 / (t / 1e3)
+
+    scan = {s: throughput("ScanGenerated", s) for s in (1, 4)}
+    for method, label in [("FitNormalizeChannels", "fit NormalizeChannels (statistics null)"),
+                          ("FitBatchNormExact", "fit BatchNorm FitMode.Exact")]:
+        tp = {s: throughput(method, s) for s in (1, 4)}
+        alloc = {s: allocated(results, "FittingBenchmarks", method, f"Scale={s}") for s in (1, 4)}
+        growth = alloc[4] / alloc[1] if alloc[1] and alloc[4] is not None else None
+        # Allocations must not grow with the data: 4× the rows may allocate at most 10 % more.
+        flat = growth is not None and growth <= 1.1
+        if growth is not None:
+            (met if flat else missed).append(f"{label}: allocations flat in the data")
+        rows.append([
+            label, f"{FITTING_BASE_ROWS} / {4 * FITTING_BASE_ROWS} rows generated lazily (1× / 4×)",
+            f"{tp[1]:.0f} / {tp[4]:.0f} MB/s" if tp[1] and tp[4] else "n/a",
+            f"scan of the generated column: {scan[1]:.0f} / {scan[4]:.0f} MB/s" if scan[1] and scan[4] else "n/a",
+            f"{tp[4] / scan[4]:.2f} of the scan's throughput at 4× (no target)" if tp[4] and scan[4] else "n/a",
+            f"allocated per fit: {alloc[1]:,} / {alloc[4]:,} B" if alloc[1] is not None and alloc[4] is not None else "n/a",
+            f"4×/1× = {growth:.2f} → ≤ 1.1 (flat): **{'met' if flat else 'missed'}**" if growth is not None else "n/a",
+        ])
+
+    model, cores = machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"- machine: {model}, {cores} cores ({platform.machine()}, {platform.system()})",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- command: `{command}`",
+        f"- .NET: {env.get('RuntimeVersion', '?')}, BenchmarkDotNet {env.get('BenchmarkDotNetVersion', '?')}, "
+        f"in-process, 2 warmup + 5 iterations, medians; Microsoft.ML {mlnet_version()}; our kernels single-threaded",
+        f"- PyTorch {torch['torch']} CPU, {torch['threads']} threads, median of {torch['runs']} runs after {torch['warmup']} warmup calls",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += [
+        "",
+        "Ratio 1 of a kernel is the fraction of the streaming reference's bandwidth it reaches: k · t_stream / t_ours, "
+        "where k is the least memory traffic the kernel needs in units of the reference's one read and one write of "
+        "the batch (normalize 1; a training forward or a per-sample norm reads x twice and writes y once, 1.5; forward "
+        "and backward also read dy and x twice and write dx, 4). The raw t_stream / t_ours is shown beside it. Ratio 2 "
+        "of a kernel is t_PyTorch / t_ours (target 1.5 for BN train forward + backward, 1.0 otherwise); PyTorch "
+        "allocates its outputs, our kernels write into preallocated buffers. Through ML.NET, ratio 1 is "
+        "t_NormalizeMeanVariance / t_ours and ratio 2 is t_raw_cursor / t_ours.",
+    ]
+    if meanvar_fit:
+        lines += ["", f"Fitting ML.NET's NormalizeMeanVariance on the 150,528-slot column took {meanvar_fit} s "
+                      "(Microsoft.ML's fit is quadratic in the vector length); the fitted model is kept in "
+                      "BenchmarkDotNet.Artifacts/fitted/ and reused by later runs."]
+
+    lines += ["", f"Targets met: {len(met)}; missed: {len(missed)}."]
+    if missed:
+        lines += [""] + [f"- missed: {m}" for m in missed]
+
+    # Through ML.NET: where the time goes.
+    cursor_diagnostics = [
+        ("RawCursor", "raw cursor over the input column"),
+        ("MLNetCopyColumns", "cursor over ML.NET CopyColumns (no computation)"),
+        ("NormalizeChannelsImageNet", "cursor over NormalizeChannels(ImageNet)"),
+        ("NormalizeChannelsRowMapper", "NormalizeChannels(ImageNet) through its row mapper over the raw cursor"),
+        ("MLNetNormalizeMeanVariance", "cursor over ML.NET NormalizeMeanVariance"),
+        ("MLNetNormalizeMeanVarianceRowMapper", "ML.NET NormalizeMeanVariance through its row mapper over the raw cursor"),
+    ]
+    if any(median_ms(results, "CursorBenchmarks", m) for m, _ in cursor_diagnostics):
+        lines += ["", "## Where the time goes through ML.NET", "",
+                  "CursorBenchmarks diagnostics: `IDataView.GetRowCursor` over a transform's output splits the cached input "
+                  "over parallel cursors and consolidates their rows (ML.NET's DataViewUtils.Splitter); a row mapper over a "
+                  "plain cursor runs the same transform on the calling thread.", "",
+                  "| path | time | ÷ raw cursor | allocated per pass over 256 rows |", "|---|---|---|---|"]
+        for method, label in cursor_diagnostics:
+            t = median_ms(results, "CursorBenchmarks", method)
+            a = allocated(results, "CursorBenchmarks", method)
+            lines.append(f"| {label} | {ms(t)} | {t / raw_cursor:.2f} | {a:,} B |" if t and raw_cursor and a is not None else f"| {label} | n/a | n/a | n/a |")
+
+    # Breakdown of the kernels (KernelPartsBenchmarks), as multiples of the streaming reference.
+    parts = sorted({k[1] for k in results if k[0] == "KernelPartsBenchmarks"},
+                   key=lambda m: [k[1] for k in results].index(m))
+    if parts:
+        lines += ["", "## Where the kernel time goes", "",
+                  "KernelPartsBenchmarks: library parts and vectorized variants written in the benchmark project "
+                  "(diagnostics, not library code), median time and as a multiple of the streaming reference of the same shape.",
+                  "", "| part | " + " | ".join(KERNEL_SHAPES) + " |", "|---|" + "---|" * len(KERNEL_SHAPES)]
+        for method in parts:
+            cells = []
+            for shape in KERNEL_SHAPES:
+                t = median_ms(results, "KernelPartsBenchmarks", method, f"Shape={shape}")
+                base = median_ms(results, "KernelPartsBenchmarks", "StreamingMultiplyAdd", f"Shape={shape}")
+                cells.append(f"{ms(t)} ({t / base:.1f}×)" if t and base else "n/a")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+
+    text = "\n".join(lines) + "\n"
+    with open(output, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

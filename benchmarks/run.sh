@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and writes BENCHMARKS.md at the repository root:
+#   1. installs Debian's python3-torch (PyTorch 1.13 CPU) and libopenblas0-pthread if python3 cannot import torch
+#      (as root, apt-get update then apt-get install; nothing else is installed);
+#   2. builds benchmarks/MLNet.Normalization.Benchmarks in Release;
+#   3. fits ML.NET's NormalizeMeanVariance model the cursor benchmarks read, unless an earlier run left it in
+#      BenchmarkDotNet.Artifacts/fitted/ (about 6 minutes on 2 cores: Microsoft.ML's fit is quadratic in the vector length);
+#   4. runs every BenchmarkDotNet class in process (JSON, CSV and markdown under BenchmarkDotNet.Artifacts/results);
+#   5. runs benchmarks/torch_reference.py (2 threads) into BenchmarkDotNet.Artifacts/torch_reference.json;
+#   6. joins both with benchmarks/report.py into one table, printed and written to BENCHMARKS.md.
+# Usage: bash benchmarks/run.sh   (from anywhere; about 4 minutes on 2 cores once the model is fitted, 10 the first time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COMMAND="bash benchmarks/run.sh"
+PYTHON=/usr/bin/python3
+ARTIFACTS=BenchmarkDotNet.Artifacts
+PROJECT=benchmarks/MLNet.Normalization.Benchmarks
+DLL=$PROJECT/bin/Release/net10.0/MLNet.Normalization.Benchmarks.dll
+
+if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+    echo "run.sh: installing python3-torch and libopenblas0-pthread" >&2
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch libopenblas0-pthread
+fi
+
+dotnet build -c Release "$PROJECT" -nologo -v quiet
+
+# The benchmarks write their exports here; a previous run's results must not mix in.
+rm -rf "$ARTIFACTS/results"
+mkdir -p "$ARTIFACTS"
+
+dotnet "$DLL" --fit-meanvariance
+dotnet "$DLL" --filter '*' --artifacts "$ARTIFACTS"
+
+"$PYTHON" benchmarks/torch_reference.py > "$ARTIFACTS/torch_reference.json"
+
+"$PYTHON" benchmarks/report.py "$ARTIFACTS" "$ARTIFACTS/torch_reference.json" BENCHMARKS.md "$COMMAND"

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""PyTorch 1.13 CPU reference times for the kernel shapes of KernelBenchmarks.
+
+Times each operation with time.perf_counter: a few warmup calls, then the median of N timed calls, in one process
+with torch.set_num_threads(2), then again with 1 thread (for comparing the single-threaded C# kernels). Prints JSON on
+stdout: {"torch": ..., "threads": ..., "results": {shape: {op: ms}}, "results_1_thread": {...}}.
+Operations mirror the C# kernels: x*a+b (the streaming reference), batch_norm eval (per-channel normalize / BN
+inference), batch_norm train forward, forward+backward through autograd, layer_norm, group_norm, instance_norm.
+Every forward runs under torch.no_grad() except the one that is differentiated.
+
+    /usr/bin/python3 benchmarks/torch_reference.py [--runs N] [--warmup W] > torch.json
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+SHAPES = [(32, 3, 224, 224), (32, 64, 56, 56)]
+EPS = 1e-5
+
+
+def groups_for(channels):
+    """min(32, C) lowered until it divides C, as KernelBenchmarks.GroupsFor."""
+    groups = min(32, channels)
+    while channels % groups:
+        groups -= 1
+    return groups
+
+
+def median_ms(fn, runs, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def bench_shape(shape, runs, warmup):
+    n, c, h, w = shape
+    gen = torch.Generator().manual_seed(20240601)
+    x = torch.rand(shape, generator=gen) * 5 - 2
+    dy = torch.rand(shape, generator=gen) * 2 - 1
+    gamma = torch.rand(c, generator=gen) + 0.5
+    beta = torch.rand(c, generator=gen) - 0.5
+    gamma_elements = torch.rand((c, h, w), generator=gen) + 0.5
+    beta_elements = torch.rand((c, h, w), generator=gen) - 0.5
+    running_mean = torch.rand(c, generator=gen)
+    running_var = torch.rand(c, generator=gen) + 0.5
+    a, b = 0.0173, -2.04
+    groups = groups_for(c)
+    out = torch.empty_like(x)
+
+    x_grad = x.clone().requires_grad_(True)
+    gamma_grad = gamma.clone().requires_grad_(True)
+    beta_grad = beta.clone().requires_grad_(True)
+    train_mean, train_var = running_mean.clone(), running_var.clone()
+
+    def forward_backward():
+        x_grad.grad = gamma_grad.grad = beta_grad.grad = None
+        y = F.batch_norm(x_grad, train_mean, train_var, gamma_grad, beta_grad, training=True, momentum=0.1, eps=EPS)
+        y.backward(dy)
+
+    ops = {}
+    with torch.no_grad():
+        ops["mul_add"] = lambda: x * a + b
+        ops["mul_add_fused_out"] = lambda: torch.add(torch.tensor(b), x, alpha=a, out=out)
+        ops["batch_norm_eval"] = lambda: F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=EPS)
+        ops["batch_norm_train_forward"] = lambda: F.batch_norm(x, train_mean, train_var, gamma, beta, training=True, momentum=0.1, eps=EPS)
+        ops["layer_norm"] = lambda: F.layer_norm(x, (c, h, w), gamma_elements, beta_elements, eps=EPS)
+        ops["group_norm"] = lambda: F.group_norm(x, groups, gamma, beta, eps=EPS)
+        ops["instance_norm"] = lambda: F.instance_norm(x, weight=gamma, bias=beta, eps=EPS)
+        results = {}
+        for name, fn in ops.items():
+            results[name] = median_ms(fn, runs, warmup)
+    results["batch_norm_train_forward_backward"] = median_ms(forward_backward, runs, warmup)
+    results["groups"] = groups
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    report = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "unit": "ms (median)",
+        "results": {},
+    }
+    for shape in SHAPES:
+        key = "x".join(map(str, shape))
+        print(f"torch_reference: {key}, {args.threads} threads", file=sys.stderr)
+        report["results"][key] = bench_shape(shape, args.runs, args.warmup)
+    if args.threads != 1:
+        torch.set_num_threads(1)
+        report["results_1_thread"] = {}
+        for shape in SHAPES:
+            key = "x".join(map(str, shape))
+            print(f"torch_reference: {key}, 1 thread", file=sys.stderr)
+            report["results_1_thread"][key] = bench_shape(shape, args.runs, args.warmup)
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
