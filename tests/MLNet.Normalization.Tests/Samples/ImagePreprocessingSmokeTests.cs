@@ -53,24 +53,5 @@ public class ImagePreprocessingSmokeTests : IDisposable
     }
 
     private (int ExitCode, string Stdout, string Stderr) RunSample(params string[] arguments)
-    {
-        var sample = typeof(ImagePreprocessingSmokeTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .SingleOrDefault(a => a.Key == "ImagePreprocessingSample")?.Value;
-        Assert.True(sample is not null, "the test project has no AssemblyMetadata item 'ImagePreprocessingSample' with the sample's path");
-        Assert.True(File.Exists(sample), $"the sample is not built at {sample}");
-
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _output.FullName };
-        start.ArgumentList.Add(sample);
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("the sample did not finish within 120 s");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+        => ChildProcess.Run("ImagePreprocessingSample", _output.FullName, arguments);
 }

@@ -1,0 +1,87 @@
+using Samples.Common;
+
+namespace BatchNormExperiments;
+
+/// <summary>The sample's options, checked.</summary>
+/// <param name="Experiments">Which experiments to run, in the order they run.</param>
+/// <param name="Epochs">Epochs of the "normalizers" and "landscape" runs.</param>
+/// <param name="TrainCount">How many training images to use (the first ones), or null for all.</param>
+/// <param name="TestCount">How many test images to use (the first ones), or null for all.</param>
+/// <param name="OutputFolder">The absolute folder the figures and results.md are written to.</param>
+/// <param name="DataFolder">The absolute Fashion-MNIST folder.</param>
+/// <param name="DataName">What the data is, for the output: the embedded subset, the full data set or a folder.</param>
+/// <param name="Seed">Seed of every run's initialization, batch order and noise.</param>
+internal sealed record ExperimentSettings(
+    IReadOnlyList<string> Experiments, int Epochs, int? TrainCount, int? TestCount, string OutputFolder, string DataFolder, string DataName, int Seed)
+{
+    public const string Normalizers = "normalizers";
+    public const string Renorm = "renorm";
+    public const string Landscape = "landscape";
+
+    /// <summary>Every experiment, in the order they run.</summary>
+    public static IReadOnlyList<string> AllExperiments { get; } = [Normalizers, Renorm, Landscape];
+
+    public const int DefaultEpochs = 5;
+    public const int DefaultSeed = 1;
+
+    /// <summary>The fewest rows a split may be cut to: enough for a batch of 64 and for every class to appear.</summary>
+    public const int MinimumRows = 100;
+
+    private const string FullFlag = "--full";
+
+    /// <summary>Reads the command line; null when --help was asked for.</summary>
+    /// <exception cref="CommandLineException">An option is unknown, repeated, malformed or out of range.</exception>
+    public static ExperimentSettings? Parse(IReadOnlyList<string> args)
+    {
+        // --full is the one option without a value; the shared parser reads "--name value" pairs only.
+        int fullCount = args.Count(a => a == FullFlag);
+        if (fullCount > 1)
+            throw new CommandLineException($"Option '{FullFlag}' is given twice.");
+        var options = CommandLine.Parse(args.Where(a => a != FullFlag).ToArray(),
+            "experiments", "epochs", "train-count", "test-count", "output", "data", "seed");
+        if (options.HelpRequested)
+            return null;
+
+        bool full = fullCount == 1;
+        string? dataOption = options.GetString("data");
+        if (full && dataOption is not null)
+            throw new CommandLineException($"Give either --data or {FullFlag}, not both.");
+
+        string dataFolder, dataName;
+        if (full)
+        {
+            if (!Directory.Exists(FashionMnist.InstalledFolder))
+                throw new CommandLineException($"{FullFlag} reads the full data set from {FashionMnist.InstalledFolder}, which does not exist; pass --data <folder> instead.");
+            (dataFolder, dataName) = (FashionMnist.InstalledFolder, "full Fashion-MNIST");
+        }
+        else if (dataOption is not null)
+            (dataFolder, dataName) = (FashionMnist.ResolveFolder(dataOption), "Fashion-MNIST");
+        else
+            (dataFolder, dataName) = (FashionMnist.FindEmbeddedSubset(), "the embedded Fashion-MNIST subset");
+
+        return new ExperimentSettings(
+            Experiments: ParseExperiments(options.GetString("experiments")),
+            Epochs: options.GetInt("epochs", DefaultEpochs, min: 1, max: 1000),
+            TrainCount: OptionalCount(options, "train-count"),
+            TestCount: OptionalCount(options, "test-count"),
+            OutputFolder: Path.GetFullPath(options.GetString("output") ?? "output"),
+            DataFolder: dataFolder,
+            DataName: dataName,
+            Seed: options.GetInt("seed", DefaultSeed, min: 0, max: int.MaxValue));
+    }
+
+    private static IReadOnlyList<string> ParseExperiments(string? text)
+    {
+        if (text is null)
+            return AllExperiments;
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = names.Where(n => !AllExperiments.Contains(n)).ToList();
+        if (names.Length == 0 || unknown.Count > 0)
+            throw new CommandLineException(
+                $"--experiments takes a comma-separated list of {string.Join(", ", AllExperiments)}; got '{text}'.");
+        return AllExperiments.Where(names.Contains).ToList();
+    }
+
+    private static int? OptionalCount(CommandLine options, string name)
+        => options.GetString(name) is null ? null : options.GetInt(name, 0, MinimumRows, 60_000);
+}
