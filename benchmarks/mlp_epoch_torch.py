@@ -4,6 +4,8 @@ Same network and optimizer as MlpEpoch.cs: Linear -> norm -> ReLU per hidden lay
 batch 64, shuffled. Batch Renormalization is written from Ioffe 2017, Algorithm 1 (r and d detached).
 Prints one JSON line per normalization with the median epoch time and the test accuracy after the epoch.
 Usage: /usr/bin/python3 benchmarks/mlp_epoch_torch.py /usr/share/datasets/fashion-mnist [repeats]
+       /usr/bin/python3 benchmarks/mlp_epoch_torch.py /usr/share/datasets/fashion-mnist --accuracy EPOCHS
+       (BatchNorm's test accuracy after EPOCHS epochs, for the accuracy-parity check)
 """
 import gzip
 import json
@@ -72,8 +74,34 @@ def network(norm):
     return nn.Sequential(*layers)
 
 
+def accuracy_after(folder, epochs):
+    x, y = load(folder, "train")
+    tx, ty = load(folder, "t10k")
+    torch.manual_seed(1)
+    model = network("BatchNorm")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(y))
+        for i in range(0, len(y), 64):
+            index = order[i:i + 64]
+            if len(index) < 2:
+                break
+            optimizer.zero_grad()
+            loss_fn(model(x[index]), y[index]).backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(tx).argmax(1) == ty).float().mean().item()
+    print(json.dumps({"normalization": "BatchNorm", "epochs": epochs, "test_accuracy": round(accuracy, 4)}))
+
+
 def main():
     folder = sys.argv[1]
+    if len(sys.argv) > 3 and sys.argv[2] == "--accuracy":
+        accuracy_after(folder, int(sys.argv[3]))
+        return
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     x, y = load(folder, "train")
     tx, ty = load(folder, "t10k")

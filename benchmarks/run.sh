@@ -35,3 +35,21 @@ dotnet "$DLL" --filter '*' --artifacts "$ARTIFACTS"
 "$PYTHON" benchmarks/torch_reference.py > "$ARTIFACTS/torch_reference.json"
 
 "$PYTHON" benchmarks/report.py "$ARTIFACTS" "$ARTIFACTS/torch_reference.json" BENCHMARKS.md "$COMMAND"
+
+# Training: one Fashion-MNIST epoch of the MLP per normalization, ours and PyTorch's, back to back (needs the full data set).
+FASHION=/usr/share/datasets/fashion-mnist
+if [ -d "$FASHION" ]; then
+    {
+        echo
+        echo "## Training: one Fashion-MNIST epoch of the MLP 784-256-256-10 (batch 64, SGD lr 0.01, momentum 0.9)"
+        echo
+        echo "Median of 3 epochs each; test accuracy after the epoch. Ours: \`dotnet $DLL --mlp-epoch $FASHION 3\`; PyTorch 1.13, 2 threads: \`$PYTHON benchmarks/mlp_epoch_torch.py $FASHION 3\`."
+        echo
+        echo '```'
+        dotnet "$DLL" --mlp-epoch "$FASHION" 3 | sed 's/^/ours:    /'
+        "$PYTHON" benchmarks/mlp_epoch_torch.py "$FASHION" 3 | sed 's/^/pytorch: /'
+        echo '```'
+    } | tee -a BENCHMARKS.md
+else
+    echo "run.sh: $FASHION not found (apt-get install dataset-fashion-mnist); the training rows are left out" >&2
+fi
