@@ -5,7 +5,9 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+#if NET9_0_OR_GREATER
 using System.Runtime.Intrinsics.Arm;
+#endif
 using System.Runtime.Intrinsics.X86;
 
 namespace MLNet.Normalization.Training.Compute;
@@ -975,7 +977,12 @@ internal static class Gemm
         private static Vector<float> MultiplyAdd(Vector<float> left, Vector<float> right, Vector<float> addend)
             // Fused where the hardware is, so results match the other kernels bit for bit; emulating FMA would be far
             // too slow. Not Vector.MultiplyAddEstimate, whose rounding may differ between JIT tiers of one method.
+#if NET9_0_OR_GREATER
             => Fma.IsSupported || AdvSimd.IsSupported ? Vector.FusedMultiplyAdd(left, right, addend) : left * right + addend;
+#else
+            // .NET 8 has no Vector.FusedMultiplyAdd: the portable kernel rounds twice there, still the same on every run.
+            => left * right + addend;
+#endif
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Store(ref float target, Vector<float> sum, bool finalize, float alpha, float beta)
