@@ -27,12 +27,12 @@ python3-numpy):
 The output is deterministic: re-running produces a byte-identical file.
 """
 
-import json
 import os
-import sys
 
 import numpy as np
 import torch
+
+from golden_common import seeded_rng, write_json
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -302,13 +302,7 @@ def build_forward_backward(rng):
 
 
 def main():
-    if not os.path.isdir(os.path.join("tests", "MLNet.Normalization.Tests")):
-        sys.exit("run from the repository root")
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(SEED)
+    rng = seeded_rng(SEED)
 
     doc = {
         "generator": GENERATOR,
@@ -318,11 +312,7 @@ def main():
         "eval": build_eval(rng),
         "forward_backward": build_forward_backward(rng),
     }
-    os.makedirs(os.path.dirname(OUT_PATH), exist_ok=True)
-    with open(OUT_PATH, "w", encoding="utf-8", newline="\n") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    size = os.path.getsize(OUT_PATH)
+    size = write_json(OUT_PATH, doc)
     counts = ", ".join(f"{k}={len(doc[k])}" for k in ("running_stats", "exact_stats", "eval", "forward_backward"))
     print(f"wrote {OUT_PATH}: {counts}, {size} bytes")
 

@@ -52,10 +52,11 @@ The output is deterministic: re-running produces a byte-identical file.
 import json
 import math
 import os
-import sys
 
 import numpy as np
 import torch
+
+from golden_common import seeded_rng, write_json
 import torch.nn.functional as F
 
 SEED = 20240917
@@ -416,13 +417,7 @@ def build_sequence(rng):
 
 
 def main():
-    if not os.path.isdir(os.path.join("tests", "MLNet.Normalization.Tests")):
-        sys.exit("run from the repository root")
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(SEED)
+    rng = seeded_rng(SEED)
 
     doc = {
         "generator": GENERATOR,
@@ -430,11 +425,7 @@ def main():
         "cases": build_cases(rng),
         "sequence": build_sequence(rng),
     }
-    os.makedirs(os.path.dirname(OUT_PATH), exist_ok=True)
-    with open(OUT_PATH, "w", encoding="utf-8", newline="\n") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    size = os.path.getsize(OUT_PATH)
+    size = write_json(OUT_PATH, doc)
     print(f"wrote {OUT_PATH}: cases={len(doc['cases'])}, "
           f"sequence steps={len(doc['sequence']['steps'])}, {size} bytes")
 
