@@ -49,7 +49,6 @@ Run from the repository root with the Debian interpreter (python3-torch, python3
 The output is deterministic: re-running produces a byte-identical file.
 """
 
-import json
 import math
 import os
 
