@@ -24,7 +24,7 @@ EPS = 1e-5
 
 
 def groups_for(channels):
-    """min(32, C) lowered until it divides C, as KernelBenchmarks.GroupsFor."""
+    """min(32, C) lowered until it divides C, as KernelBatch.GroupsFor."""
     groups = min(32, channels)
     while channels % groups:
         groups -= 1

@@ -60,7 +60,7 @@ public class CursorBenchmarks
         var random = new Random(Seed);
         var rows = new ImageRow[Rows];
         for (int r = 0; r < Rows; r++)
-            rows[r] = new ImageRow { Pixels = KernelBenchmarks.Filled(random, Length, 0, 255) };
+            rows[r] = new ImageRow { Pixels = KernelBatch.Filled(random, Length, 0, 255) };
         var cached = ml.Data.Cache(ml.Data.LoadFromEnumerable(rows));
         Scan(cached, Input);
         return cached;

@@ -22,7 +22,7 @@ internal sealed class GeneratedImages : IDataView
         var random = new Random(seed);
         _templates = new float[Templates][];
         for (int t = 0; t < Templates; t++)
-            _templates[t] = KernelBenchmarks.Filled(random, CursorBenchmarks.Length, 0, 255);
+            _templates[t] = KernelBatch.Filled(random, CursorBenchmarks.Length, 0, 255);
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(Column, new VectorDataViewType(NumberDataViewType.Single, CursorBenchmarks.Channels, CursorBenchmarks.Height, CursorBenchmarks.Width));
         Schema = builder.ToSchema();

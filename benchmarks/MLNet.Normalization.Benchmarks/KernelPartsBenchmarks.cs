@@ -19,63 +19,35 @@ public class KernelPartsBenchmarks
     [Params("32x3x224x224", "32x64x56x56")]
     public string Shape { get; set; } = "32x3x224x224";
 
-    private NcsShape _shape;
-    private float[] _x = [], _y = [], _dy = [], _dx = [];
-    private float[] _gamma = [], _beta = [], _scale = [], _shift = [], _gammaGradient = [], _betaGradient = [], _workspace = [];
-    private float[] _gammaElements = [], _betaElements = [];
-    private double[] _mean = [], _variance = [], _inverseStd = [];
-    private int _groups;
-    private ChannelAffineKernel _affine = null!;
+    private KernelBatch _b = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        var dims = Shape.Split('x').Select(int.Parse).ToArray();
-        _shape = new NcsShape(dims[0], dims[1], dims[2] * dims[3]);
-        int channels = _shape.Channels;
-        var random = new Random(20240601);
-        _x = KernelBenchmarks.Filled(random, _shape.Length, -2, 3);
-        _dy = KernelBenchmarks.Filled(random, _shape.Length, -1, 1);
-        _y = new float[_shape.Length];
-        _dx = new float[_shape.Length];
-        _gamma = KernelBenchmarks.Filled(random, channels, 0.5f, 1.5f);
-        _beta = KernelBenchmarks.Filled(random, channels, -0.5f, 0.5f);
-        _scale = new float[channels];
-        _shift = new float[channels];
-        _gammaGradient = new float[channels];
-        _betaGradient = new float[channels];
-        _workspace = new float[3 * channels];
-        _mean = new double[channels];
-        _variance = new double[channels];
-        _inverseStd = new double[channels];
-        _gammaElements = KernelBenchmarks.Filled(random, _shape.RowLength, 0.5f, 1.5f);
-        _betaElements = KernelBenchmarks.Filled(random, _shape.RowLength, -0.5f, 0.5f);
-        _groups = KernelBenchmarks.GroupsFor(channels);
-        var scale = Enumerable.Range(0, channels).Select(c => 1 / (255 * (0.2 + 0.001 * c))).ToArray();
-        var shift = Enumerable.Range(0, channels).Select(c => -0.45 / (0.2 + 0.001 * c)).ToArray();
-        _affine = new ChannelAffineKernel(new ChannelAffineMap(scale, shift), new ChannelGeometry(channels, _shape.Spatial, ChannelLayout.ChannelsFirst));
-        BatchNormKernel.ForwardTraining(_x, _y, _shape, _gamma, _beta, 1e-5, _mean, _variance, _inverseStd, _scale, _shift);
+        _b = new KernelBatch(Shape);
+        // The parts after the statistics read the batch's mean and 1/σ.
+        BatchNormKernel.ForwardTraining(_b.X, _b.Y, _b.Shape, _b.Gamma, _b.Beta, 1e-5, _b.Mean, _b.Variance, _b.InverseStd, _b.Scale, _b.Shift);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _x = _y = _dy = _dx = [];
+        _b = null!;
         GC.Collect();
     }
 
     [Benchmark(Baseline = true)]
-    public void StreamingMultiplyAdd() => KernelBenchmarks.StreamingMultiplyAdd(_x, _y, 0.0173f, -2.04f);
+    public void StreamingMultiplyAdd() => KernelBatch.StreamingMultiplyAdd(_b.X, _b.Y, 0.0173f, -2.04f);
 
     /// <summary>The streaming reference split over two threads (half the batch each): the two-core bandwidth ceiling.</summary>
     [Benchmark]
     public void StreamingMultiplyAddTwoThreads()
     {
-        int half = _x.Length / 2;
+        int half = _b.X.Length / 2;
         Parallel.For(0, 2, part =>
         {
-            int start = part * half, count = part == 0 ? half : _x.Length - half;
-            KernelBenchmarks.StreamingMultiplyAdd(_x.AsSpan(start, count), _y.AsSpan(start, count), 0.0173f, -2.04f);
+            int start = part * half, count = part == 0 ? half : _b.X.Length - half;
+            KernelBatch.StreamingMultiplyAdd(_b.X.AsSpan(start, count), _b.Y.AsSpan(start, count), 0.0173f, -2.04f);
         });
     }
 
@@ -83,54 +55,54 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public void ChannelNormalizeTwoThreads()
     {
-        int row = _shape.RowLength, half = _shape.Rows / 2;
+        int row = _b.Shape.RowLength, half = _b.Shape.Rows / 2;
         Parallel.For(0, 2, part =>
         {
-            for (int n = part * half; n < (part == 0 ? half : _shape.Rows); n++)
-                _affine.Apply(_x.AsSpan(n * row, row), _y.AsSpan(n * row, row));
+            for (int n = part * half; n < (part == 0 ? half : _b.Shape.Rows); n++)
+                _b.Affine.Apply(_b.X.AsSpan(n * row, row), _b.Y.AsSpan(n * row, row));
         });
     }
 
     /// <summary>Library: DoubleSums.Sum over the whole batch, one read pass (scalar loop, one double accumulator).</summary>
     [Benchmark]
-    public double LibraryDoubleSum() => DoubleSums.Sum(_x);
+    public double LibraryDoubleSum() => DoubleSums.Sum(_b.X);
 
     /// <summary>Variant: the same double-accumulated sum, floats widened to Vector256&lt;double&gt;, four accumulators.</summary>
     [Benchmark]
-    public double VectorDoubleSum() => VectorSums.Sum(_x);
+    public double VectorDoubleSum() => VectorSums.Sum(_b.X);
 
     /// <summary>Library: BatchNormKernel.Moments, the statistics half of the training forward (two read passes).</summary>
     [Benchmark]
-    public void LibraryBatchNormMoments() => BatchNormKernel.Moments(_x, _shape, _mean, _variance);
+    public void LibraryBatchNormMoments() => BatchNormKernel.Moments(_b.X, _b.Shape, _b.Mean, _b.Variance);
 
     /// <summary>Variant: the same two passes per channel (sum, then squared deviations) with the vectorized sums.</summary>
     [Benchmark]
-    public void VectorBatchNormMoments() => VectorSums.BatchNormMoments(_x, _shape, _mean, _variance);
+    public void VectorBatchNormMoments() => VectorSums.BatchNormMoments(_b.X, _b.Shape, _b.Mean, _b.Variance);
 
     /// <summary>Library: BatchNormKernel.ApplyChannelAffine, the apply half of the training forward (Multiply, then Add, per plane).</summary>
     [Benchmark]
-    public void LibraryBatchNormApply() => BatchNormKernel.ApplyChannelAffine(_x, _y, _shape, _scale, _shift);
+    public void LibraryBatchNormApply() => BatchNormKernel.ApplyChannelAffine(_b.X, _b.Y, _b.Shape, _b.Scale, _b.Shift);
 
     /// <summary>Variant: the apply as one fused multiply-add pass per plane.</summary>
     [Benchmark]
     public void FusedBatchNormApply()
     {
-        for (int n = 0; n < _shape.Rows; n++)
-            for (int c = 0; c < _shape.Channels; c++)
-                KernelBenchmarks.StreamingMultiplyAdd(_shape.Plane(_x, n, c), _shape.Plane(_y.AsSpan(), n, c), _scale[c], _shift[c]);
+        for (int n = 0; n < _b.Shape.Rows; n++)
+            for (int c = 0; c < _b.Shape.Channels; c++)
+                KernelBatch.StreamingMultiplyAdd(_b.Shape.Plane(_b.X, n, c), _b.Shape.Plane(_b.Y.AsSpan(), n, c), _b.Scale[c], _b.Shift[c]);
     }
 
     /// <summary>Variant: a whole training forward from the two variants above (vector moments, fused apply).</summary>
     [Benchmark]
     public void VariantBatchNormTrainForward()
     {
-        VectorSums.BatchNormMoments(_x, _shape, _mean, _variance);
-        for (int c = 0; c < _shape.Channels; c++)
+        VectorSums.BatchNormMoments(_b.X, _b.Shape, _b.Mean, _b.Variance);
+        for (int c = 0; c < _b.Shape.Channels; c++)
         {
-            _inverseStd[c] = 1 / Math.Sqrt(_variance[c] + 1e-5);
-            double s = _gamma[c] * _inverseStd[c];
-            _scale[c] = (float)s;
-            _shift[c] = (float)(_beta[c] - _mean[c] * s);
+            _b.InverseStd[c] = 1 / Math.Sqrt(_b.Variance[c] + 1e-5);
+            double s = _b.Gamma[c] * _b.InverseStd[c];
+            _b.Scale[c] = (float)s;
+            _b.Shift[c] = (float)(_b.Beta[c] - _b.Mean[c] * s);
         }
         FusedBatchNormApply();
     }
@@ -138,7 +110,7 @@ public class KernelPartsBenchmarks
     /// <summary>Library: BatchNormKernel.Backward alone (Σdy and Σdy·x per plane in scalar double, then dx in three passes).</summary>
     [Benchmark]
     public void LibraryBatchNormBackward()
-        => BatchNormKernel.Backward(_dy, _x, _dx, _shape, _gamma, _mean, _inverseStd, _gammaGradient, _betaGradient, _workspace);
+        => BatchNormKernel.Backward(_b.Dy, _b.X, _b.Dx, _b.Shape, _b.Gamma, _b.Mean, _b.InverseStd, _b.GammaGradient, _b.BetaGradient, _b.Workspace);
 
     /// <summary>
     /// Variant: the backward with Σdy and Σdy·x per plane in one vectorized double pass, then dx = k·dy + p·x + q
@@ -147,25 +119,25 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public void VariantBatchNormBackward()
     {
-        double count = _shape.ValuesPerChannel;
-        for (int c = 0; c < _shape.Channels; c++)
+        double count = _b.Shape.ValuesPerChannel;
+        for (int c = 0; c < _b.Shape.Channels; c++)
         {
             double sumDy = 0, sumDyX = 0;
-            for (int n = 0; n < _shape.Rows; n++)
+            for (int n = 0; n < _b.Shape.Rows; n++)
             {
-                var (dySum, dyxSum) = VectorSums.SumAndDot(_shape.Plane(_dy, n, c), _shape.Plane(_x, n, c));
+                var (dySum, dyxSum) = VectorSums.SumAndDot(_b.Shape.Plane(_b.Dy, n, c), _b.Shape.Plane(_b.X, n, c));
                 sumDy += dySum;
                 sumDyX += dyxSum;
             }
-            double istd = _inverseStd[c];
-            double sumDyXhat = istd * (sumDyX - _mean[c] * sumDy);
-            _betaGradient[c] += (float)sumDy;
-            _gammaGradient[c] += (float)sumDyXhat;
-            double k = _gamma[c] * istd;
+            double istd = _b.InverseStd[c];
+            double sumDyXhat = istd * (sumDyX - _b.Mean[c] * sumDy);
+            _b.BetaGradient[c] += (float)sumDy;
+            _b.GammaGradient[c] += (float)sumDyXhat;
+            double k = _b.Gamma[c] * istd;
             float p = (float)(-k * istd * sumDyXhat / count);
-            float q = (float)(-k * (sumDy - _mean[c] * istd * sumDyXhat) / count);
-            for (int n = 0; n < _shape.Rows; n++)
-                VectorSums.LinearCombination(_shape.Plane(_dy, n, c), (float)k, _shape.Plane(_x, n, c), p, q, _shape.Plane(_dx.AsSpan(), n, c));
+            float q = (float)(-k * (sumDy - _b.Mean[c] * istd * sumDyXhat) / count);
+            for (int n = 0; n < _b.Shape.Rows; n++)
+                VectorSums.LinearCombination(_b.Shape.Plane(_b.Dy, n, c), (float)k, _b.Shape.Plane(_b.X, n, c), p, q, _b.Shape.Plane(_b.Dx.AsSpan(), n, c));
         }
     }
 
@@ -173,20 +145,20 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public void VariantGroupNormForward()
     {
-        int groupChannels = _shape.Channels / _groups, groupLength = groupChannels * _shape.Spatial;
-        for (int n = 0; n < _shape.Rows; n++)
-            for (int g = 0; g < _groups; g++)
+        int groupChannels = _b.Shape.Channels / _b.Groups, groupLength = groupChannels * _b.Shape.Spatial;
+        for (int n = 0; n < _b.Shape.Rows; n++)
+            for (int g = 0; g < _b.Groups; g++)
             {
-                int start = n * _shape.RowLength + g * groupLength;
-                var group = _x.AsSpan(start, groupLength);
+                int start = n * _b.Shape.RowLength + g * groupLength;
+                var group = _b.X.AsSpan(start, groupLength);
                 double mean = VectorSums.Sum(group) / groupLength;
                 double istd = 1 / Math.Sqrt(VectorSums.SquaredDeviations(group, mean) / groupLength + 1e-5);
                 for (int c = 0; c < groupChannels; c++)
                 {
                     int channel = g * groupChannels + c;
-                    double s = istd * _gamma[channel];
-                    int plane = start + c * _shape.Spatial;
-                    KernelBenchmarks.StreamingMultiplyAdd(_x.AsSpan(plane, _shape.Spatial), _y.AsSpan(plane, _shape.Spatial), (float)s, (float)(_beta[channel] - mean * s));
+                    double s = istd * _b.Gamma[channel];
+                    int plane = start + c * _b.Shape.Spatial;
+                    KernelBatch.StreamingMultiplyAdd(_b.X.AsSpan(plane, _b.Shape.Spatial), _b.Y.AsSpan(plane, _b.Shape.Spatial), (float)s, (float)(_b.Beta[channel] - mean * s));
                 }
             }
     }
@@ -195,13 +167,13 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public void VariantLayerNormForward()
     {
-        int row = _shape.RowLength;
-        for (int n = 0; n < _shape.Rows; n++)
+        int row = _b.Shape.RowLength;
+        for (int n = 0; n < _b.Shape.Rows; n++)
         {
-            var x = _x.AsSpan(n * row, row);
+            var x = _b.X.AsSpan(n * row, row);
             double mean = VectorSums.Sum(x) / row;
             double istd = 1 / Math.Sqrt(VectorSums.SquaredDeviations(x, mean) / row + 1e-5);
-            VectorSums.AffineThenElementwise(x, (float)istd, (float)(-mean * istd), _gammaElements, _betaElements, _y.AsSpan(n * row, row));
+            VectorSums.AffineThenElementwise(x, (float)istd, (float)(-mean * istd), _b.GammaElements, _b.BetaElements, _b.Y.AsSpan(n * row, row));
         }
     }
 
@@ -209,9 +181,9 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public int LibraryNonFiniteCheck()
     {
-        int row = _shape.RowLength, found = 0;
-        for (int n = 0; n < _shape.Rows; n++)
-            found += NonFinite.IndexOf(_x.AsSpan(n * row, row));
+        int row = _b.Shape.RowLength, found = 0;
+        for (int n = 0; n < _b.Shape.Rows; n++)
+            found += NonFinite.IndexOf(_b.X.AsSpan(n * row, row));
         return found;
     }
 
@@ -219,10 +191,10 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public double LibraryChannelMomentsAccumulator()
     {
-        var accumulator = new ChannelMomentsAccumulator(new ChannelGeometry(_shape.Channels, _shape.Spatial, ChannelLayout.ChannelsFirst));
-        int row = _shape.RowLength;
-        for (int n = 0; n < _shape.Rows; n++)
-            accumulator.Add(_x.AsSpan(n * row, row));
+        var accumulator = new ChannelMomentsAccumulator(new ChannelGeometry(_b.Shape.Channels, _b.Shape.Spatial, ChannelLayout.ChannelsFirst));
+        int row = _b.Shape.RowLength;
+        for (int n = 0; n < _b.Shape.Rows; n++)
+            accumulator.Add(_b.X.AsSpan(n * row, row));
         return accumulator[0].M2;
     }
 
@@ -230,10 +202,10 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public double LibraryGroupNormMoments()
     {
-        int groupLength = _shape.RowLength / _groups;
+        int groupLength = _b.Shape.RowLength / _b.Groups;
         double check = 0;
-        for (int i = 0; i < _shape.Rows * _groups; i++)
-            check += Moments.Of(_x.AsSpan(i * groupLength, groupLength)).M2;
+        for (int i = 0; i < _b.Shape.Rows * _b.Groups; i++)
+            check += Moments.Of(_b.X.AsSpan(i * groupLength, groupLength)).M2;
         return check;
     }
 
@@ -241,11 +213,11 @@ public class KernelPartsBenchmarks
     [Benchmark]
     public double VectorGroupNormMoments()
     {
-        int groupLength = _shape.RowLength / _groups;
+        int groupLength = _b.Shape.RowLength / _b.Groups;
         double check = 0;
-        for (int i = 0; i < _shape.Rows * _groups; i++)
+        for (int i = 0; i < _b.Shape.Rows * _b.Groups; i++)
         {
-            var group = _x.AsSpan(i * groupLength, groupLength);
+            var group = _b.X.AsSpan(i * groupLength, groupLength);
             double mean = VectorSums.Sum(group) / groupLength;
             check += VectorSums.SquaredDeviations(group, mean);
         }
