@@ -80,6 +80,11 @@ def close(actual, expected, what):
     np.testing.assert_allclose(actual, expected, rtol=TOL, atol=TOL, err_msg=what)
 
 
+def setting(name, n, c, s, eps, rmax, dmax, alpha):
+    """The fields every case starts with: its name, shape and Batch Renorm settings."""
+    return {"name": name, "rows": n, "channels": c, "spatial": s, "eps": eps, "rmax": rmax, "dmax": dmax, "alpha": alpha}
+
+
 def channel_data(rng, n, c, s, means, sds):
     """float32 data of shape (n, c, s); channel k ~ N(means[k], sds[k]^2)."""
     mu = np.asarray(means, dtype=np.float64)[None, :, None]
@@ -268,14 +273,7 @@ def renorm_case(rng, name, n, c, s, means, sds, rmax, dmax, alpha, eps, pattern,
     kinds = clip_kinds(fw, rmax, dmax)
 
     return {
-        "name": name,
-        "rows": n,
-        "channels": c,
-        "spatial": s,
-        "eps": eps,
-        "rmax": rmax,
-        "dmax": dmax,
-        "alpha": alpha,
+        **setting(name, n, c, s, eps, rmax, dmax, alpha),
         "moving_mean": flist(mu),
         "moving_std": flist(sigma),
         "input": flist(x),
@@ -399,14 +397,7 @@ def build_sequence(rng):
         "sequence: no channel changes its clipping decision"
 
     return {
-        "name": name,
-        "rows": n,
-        "channels": c,
-        "spatial": s,
-        "eps": eps,
-        "rmax": rmax,
-        "dmax": dmax,
-        "alpha": alpha,
+        **setting(name, n, c, s, eps, rmax, dmax, alpha),
         "gamma": flist(gamma),
         "beta": flist(beta),
         "moving_mean_initial": flist(mu0),
