@@ -79,7 +79,7 @@ internal static class LandscapeExperiment
             [
                 $"Every {(every == 1 ? "step" : $"{every} steps")}, after the backward pass and before the SGD update, the weights are moved to w − η g for η = lr × {{{stepSizes}}} " +
                 "(g: that batch's gradient) and the loss of the same batch is measured in training mode; the weights and BN's running statistics are restored after each probe, so the training run is the same as without probes.",
-                "This experiment runs the library's network, loss and SGD optimizer in its own loop (MultilayerPerceptron.Train has no per-step hook), with its own shuffled batches from the same seed.",
+                "The probes run in MultilayerPerceptron.Train's BeforeUpdate hook, so the batches and the training run are those of the normalizers experiment.",
                 "To first order the range is (4 − 0.5) · lr · ‖g‖², so it grows with the gradient's size as well as with the landscape's curvature; " +
                 "the table below gives the mean gradient norm and the effective β-smoothness max over η of ‖∇L(w − η g) − g‖ / ‖η g‖ (Santurkar et al.'s scale-free measure) beside the ranges.",
             ], details);
@@ -101,77 +101,24 @@ internal static class LandscapeExperiment
         var watch = Stopwatch.StartNew();
         var (train, test) = (trainer.Data.Train, trainer.Data.Test);
         var options = trainer.Options(normalization, epochs);
-        var network = MultilayerPerceptron.Build(train.FeatureCount, train.Classes, options);
-        var optimizer = new SgdOptimizer(network.Parameters, options.LearningRate, options.Momentum);
-        var probe = new LandscapeProber(network, train.Classes, options.BatchSize);
-        var random = new Random(options.Seed);
-        var order = Enumerable.Range(0, train.Rows).ToArray();
-        var features = new float[options.BatchSize * train.FeatureCount];
-        var labels = new int[options.BatchSize];
-        var logitsGradient = new float[options.BatchSize * train.Classes];
         var probes = new List<Probe>();
         var accuracy = new List<double>();
-        int step = 0;
+        LandscapeProber? probe = null;
         string label = $"[{ExperimentSettings.Landscape}] {normalization}";
-
-        for (int epoch = 1; epoch <= epochs; epoch++)
+        options.BeforeUpdate = step =>
         {
-            random.Shuffle(order);
-            double lossSum = 0;
-            int epochSteps = 0;
-            for (int start = 0; start < train.Rows; start += options.BatchSize)
-            {
-                int count = Math.Min(options.BatchSize, train.Rows - start);
-                if (count < 2)
-                    break;
-                for (int i = 0; i < count; i++)
-                {
-                    train.Features.AsSpan(order[start + i] * train.FeatureCount, train.FeatureCount).CopyTo(features.AsSpan(i * train.FeatureCount));
-                    labels[i] = train.Labels[order[start + i]];
-                }
-                var batch = features.AsSpan(0, count * train.FeatureCount);
-                var batchLabels = labels.AsSpan(0, count);
-                var logits = network.Forward(batch, count, training: true);
-                double loss = SoftmaxCrossEntropy.Compute(logits, batchLabels, train.Classes, logitsGradient.AsSpan(0, count * train.Classes), out _);
-                if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"{normalization} diverged at epoch {epoch}, step {step + 1}: the loss is {loss}.");
-                network.ZeroGradients();
-                network.Backward(logitsGradient.AsSpan(0, count * train.Classes));
-                if (step % every == 0)
-                    probes.Add(probe.Measure(step + 1, batch, batchLabels, StepMultipliers.Select(m => m * options.LearningRate)));
-                optimizer.Step();
-                step++;
-                epochSteps++;
-                lossSum += loss;
-            }
-            accuracy.Add(Accuracy(network, test));
-            Console.WriteLine($"  {label,-40} epoch {epoch,3}/{epochs}  loss {lossSum / epochSteps:F4}  test {Format.Percent(accuracy[^1])}  " +
+            probe ??= new LandscapeProber(step.Network, train.Classes, options.BatchSize);
+            if ((step.Step - 1) % every == 0)
+                probes.Add(probe.Measure(step.Step, step.Features, step.Labels, StepMultipliers.Select(m => m * options.LearningRate)));
+        };
+        options.EpochCompleted = report =>
+        {
+            accuracy.Add(report.ValidationAccuracy ?? double.NaN);
+            Console.WriteLine($"  {label,-40} epoch {report.Epoch,3}/{epochs}  loss {report.Loss:F4}  test {Format.Percent(accuracy[^1])}  " +
                 $"probes {probes.Count}  {watch.Elapsed.TotalSeconds,6:F1} s");
-        }
-        return new LandscapeRun(normalization.ToString(), probes, accuracy, step);
-    }
-
-    /// <summary>The fraction of rows whose highest score is their label, in inference mode.</summary>
-    private static double Accuracy(Sequential network, LabeledData data)
-    {
-        const int chunk = 256;
-        int correct = 0;
-        for (int start = 0; start < data.Rows; start += chunk)
-        {
-            int count = Math.Min(chunk, data.Rows - start);
-            var scores = network.Forward(data.Features.AsSpan(start * data.FeatureCount, count * data.FeatureCount), count, training: false);
-            for (int i = 0; i < count; i++)
-            {
-                var row = scores.Slice(i * data.Classes, data.Classes);
-                int best = 0;
-                for (int k = 1; k < row.Length; k++)
-                    if (row[k] > row[best])
-                        best = k;
-                if (best == data.Labels[start + i])
-                    correct++;
-            }
-        }
-        return (double)correct / data.Rows;
+        };
+        var model = MultilayerPerceptron.Train(train, options, test);
+        return new LandscapeRun(normalization.ToString(), probes, accuracy, model.StepLosses.Count);
     }
 }
 

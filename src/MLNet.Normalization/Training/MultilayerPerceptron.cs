@@ -138,6 +138,8 @@ public sealed class MultilayerPerceptron
                 seen += count;
                 model.Network.ZeroGradients();
                 model.Network.Backward(gradient);
+                options.BeforeUpdate?.Invoke(new TrainingStep(epoch, model._stepLosses.Count, model.Network,
+                    batchFeatures.AsSpan(0, count * train.FeatureCount), batchLabels.AsSpan(0, count), loss));
                 optimizer.Step();
             }
             var report = new EpochReport(epoch, lossSum / step, (double)correct / seen, validation is null ? null : model.Accuracy(validation));

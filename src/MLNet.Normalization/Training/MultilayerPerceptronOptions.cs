@@ -43,6 +43,37 @@ public enum BatchOrder
 /// <param name="ValidationAccuracy">Accuracy on the validation data in inference mode, when given.</param>
 public sealed record EpochReport(int Epoch, double Loss, double TrainAccuracy, double? ValidationAccuracy);
 
+/// <summary>One training step, after its backward pass and before the SGD update.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="Step">1-based step, counted over the whole run.</param>
+/// <param name="Network">The network, its gradients for this batch filled in.</param>
+/// <param name="Features">The batch's rows.</param>
+/// <param name="Labels">The batch's labels.</param>
+/// <param name="Loss">The batch's mean loss.</param>
+public readonly ref struct TrainingStep(int Epoch, int Step, Sequential Network, ReadOnlySpan<float> Features, ReadOnlySpan<int> Labels, double Loss)
+{
+    /// <summary>1-based epoch.</summary>
+    public int Epoch { get; } = Epoch;
+
+    /// <summary>1-based step, counted over the whole run.</summary>
+    public int Step { get; } = Step;
+
+    /// <summary>The network, its gradients for this batch filled in.</summary>
+    public Sequential Network { get; } = Network;
+
+    /// <summary>The batch's rows.</summary>
+    public ReadOnlySpan<float> Features { get; } = Features;
+
+    /// <summary>The batch's labels.</summary>
+    public ReadOnlySpan<int> Labels { get; } = Labels;
+
+    /// <summary>The batch's mean loss.</summary>
+    public double Loss { get; } = Loss;
+}
+
+/// <summary>Receives each <see cref="TrainingStep"/> before the update; it may read or probe the network but must leave it as it found it.</summary>
+public delegate void TrainingStepHook(TrainingStep step);
+
 /// <summary>Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.</summary>
 public class MultilayerPerceptronOptions
 {
@@ -84,6 +115,9 @@ public class MultilayerPerceptronOptions
 
     /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>; default 32.</summary>
     public int GroupNormGroups { get; set; } = 32;
+
+    /// <summary>Called after each step's backward pass, before the SGD update (e.g. to probe the loss landscape); null for none.</summary>
+    public TrainingStepHook? BeforeUpdate { get; set; }
 
     /// <summary>Called after every epoch; null for none.</summary>
     public Action<EpochReport>? EpochCompleted { get; set; }

@@ -170,6 +170,30 @@ public class NetworkTests
     }
 
     [Fact]
+    public void BeforeUpdateSeesEveryStepWithItsBatchAndGradientWithoutChangingTheRun()
+    {
+        var data = Blobs(100, 10);
+        var steps = new List<(int Epoch, int Step, int Rows, double Loss, double GradientNorm)>();
+        var options = new MultilayerPerceptronOptions
+        {
+            HiddenLayers = [8], BatchSize = 16, Epochs = 2,
+            BeforeUpdate = step => steps.Add((step.Epoch, step.Step, step.Labels.Length, step.Loss,
+                step.Network.Parameters.Sum(p => p.Gradient.Sum(g => (double)g * g)))),
+        };
+
+        var observed = MultilayerPerceptron.Train(data, options);
+        options.BeforeUpdate = null;
+        var plain = MultilayerPerceptron.Train(data, options);
+
+        Assert.Equal(Enumerable.Range(1, 14), steps.Select(s => s.Step));
+        Assert.Equal(7, steps.Count(s => s.Epoch == 2));
+        Assert.Equal(100, steps.Where(s => s.Epoch == 1).Sum(s => s.Rows));
+        Assert.Equal(observed.StepLosses.Select(l => (double)l), steps.Select(s => (double)(float)s.Loss));
+        Assert.All(steps, s => Assert.True(s.GradientNorm > 0));
+        Assert.Equal(plain.Network.Parameters[0].Values, observed.Network.Parameters[0].Values);
+    }
+
+    [Fact]
     public void DivergenceStopsWithTheEpochAndStep()
     {
         var data = Blobs(60, 9);
