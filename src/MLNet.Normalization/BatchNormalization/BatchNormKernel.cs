@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Buffers;
+using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Shapes;
 using MLNet.Normalization.Statistics;
 
@@ -9,26 +10,26 @@ namespace MLNet.Normalization.BatchNormalization;
 /// y = γ[c] (x − μ[c]) / √(σ²[c] + ε) + β[c] with the biased variance σ² and ε inside the square root.
 /// Statistics accumulate in double. The caller owns every buffer, so a training loop allocates nothing per step.
 /// </summary>
-internal static class BatchNormKernel
+/// <remarks>
+/// Every pass works channel by channel: one read of the channel's values for its sums, then the elementwise pass
+/// while they are still in cache. Channels are shared among threads for large batches; with fewer than
+/// <see cref="MinimumUnits"/> channels each channel's rows are also split into blocks whose sums are added in
+/// block order, so the result does not depend on the thread count.
+/// </remarks>
+internal static unsafe class BatchNormKernel
 {
-    /// <summary>Per-channel mean and biased variance over rows and spatial positions, two passes in double.</summary>
+    /// <summary>Units of work a batch is cut into at least, when it has the rows: enough to keep two to eight threads busy.</summary>
+    private const int MinimumUnits = 8;
+
+    /// <summary>Per-channel mean and biased variance over rows and spatial positions.</summary>
     public static void Moments(ReadOnlySpan<float> x, NcsShape shape, Span<double> mean, Span<double> variance)
     {
-        shape.CheckLength(x.Length, nameof(x));
-        if (shape.ValuesPerChannel < 1)
-            throw new ArgumentException("A batch needs at least one value per channel.", nameof(shape));
-        double count = shape.ValuesPerChannel;
-        for (int c = 0; c < shape.Channels; c++)
+        CheckStatistics(x, shape);
+        fixed (float* px = x)
+        fixed (double* pMean = mean, pVariance = variance)
         {
-            double sum = 0;
-            for (int n = 0; n < shape.Rows; n++)
-                sum += DoubleSums.Sum(shape.Plane(x, n, c));
-            double m = sum / count;
-            double squares = 0;
-            for (int n = 0; n < shape.Rows; n++)
-                squares += DoubleSums.SquaredDeviations(shape.Plane(x, n, c), m);
-            mean[c] = m;
-            variance[c] = squares / count;
+            var statistics = new StatisticsPass(new(px, x.Length), shape, new(pMean, mean.Length), new(pVariance, variance.Length));
+            Run(statistics, shape);
         }
     }
 
@@ -40,15 +41,15 @@ internal static class BatchNormKernel
     public static void ForwardTraining(ReadOnlySpan<float> x, Span<float> y, NcsShape shape, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         double epsilon, Span<double> mean, Span<double> variance, Span<double> inverseStd, Span<float> scale, Span<float> shift)
     {
-        Moments(x, shape, mean, variance);
-        for (int c = 0; c < shape.Channels; c++)
+        CheckStatistics(x, shape);
+        shape.CheckLength(y.Length, nameof(y));
+        fixed (float* px = x, py = y, pGamma = gamma, pBeta = beta, pScale = scale, pShift = shift)
+        fixed (double* pMean = mean, pVariance = variance, pInverseStd = inverseStd)
         {
-            inverseStd[c] = 1 / Math.Sqrt(variance[c] + epsilon);
-            double s = gamma[c] * inverseStd[c];
-            scale[c] = (float)s;
-            shift[c] = (float)(beta[c] - mean[c] * s);
+            var statistics = new StatisticsPass(new(px, x.Length), shape, new(pMean, mean.Length), new(pVariance, variance.Length));
+            var affine = new AffinePass(new(px, x.Length), new(py, y.Length), shape, new(pScale, scale.Length), new(pShift, shift.Length));
+            Run(new ForwardPass(statistics, affine, new(pGamma, gamma.Length), new(pBeta, beta.Length), epsilon, new(pInverseStd, inverseStd.Length)), shape);
         }
-        ApplyChannelAffine(x, y, shape, scale, shift);
     }
 
     /// <summary>y = x · scale[c] + shift[c]: inference with folded running statistics, or the training forward.</summary>
@@ -56,21 +57,11 @@ internal static class BatchNormKernel
     {
         shape.CheckLength(x.Length, nameof(x));
         shape.CheckLength(y.Length, nameof(y));
-        int row = shape.RowLength;
-        for (int n = 0; n < shape.Rows; n++)
+        fixed (float* px = x, py = y, pScale = scale, pShift = shift)
         {
-            if (shape.Spatial == 1)
-            {
-                // Channels are contiguous: one vector multiply-add across the row.
-                TensorPrimitives.MultiplyAdd(x.Slice(n * row, row), scale, shift, y.Slice(n * row, row));
-                continue;
-            }
-            for (int c = 0; c < shape.Channels; c++)
-            {
-                var output = shape.Plane(y, n, c);
-                TensorPrimitives.Multiply(shape.Plane(x, n, c), scale[c], output);
-                TensorPrimitives.Add(output, shift[c], output);
-            }
+            var affine = new AffinePass(new(px, x.Length), new(py, y.Length), shape, new(pScale, scale.Length), new(pShift, shift.Length));
+            var blocks = ChannelBlocks.Of(shape);
+            ParallelUnits.For(new ApplyBlock<AffinePass>(affine, blocks), blocks.Units, shape.Length);
         }
     }
 
@@ -83,48 +74,274 @@ internal static class BatchNormKernel
         ReadOnlySpan<double> mean, ReadOnlySpan<double> inverseStd, Span<float> gammaGradient, Span<float> betaGradient, Span<float> workspace)
     {
         shape.CheckLength(dy.Length, nameof(dy));
+        shape.CheckLength(x.Length, nameof(x));
         shape.CheckLength(dx.Length, nameof(dx));
-        int channels = shape.Channels;
-        var dyScale = workspace[..channels];
-        var xScale = workspace.Slice(channels, channels);
-        var offset = workspace.Slice(2 * channels, channels);
-        double count = shape.ValuesPerChannel;
-        for (int c = 0; c < channels; c++)
+        fixed (float* pdy = dy, px = x, pdx = dx, pGamma = gamma, pGammaGradient = gammaGradient, pBetaGradient = betaGradient, pWorkspace = workspace)
+        fixed (double* pMean = mean, pInverseStd = inverseStd)
         {
-            double sumDy = 0, sumDyX = 0;
-            for (int n = 0; n < shape.Rows; n++)
-            {
-                sumDy += DoubleSums.Sum(shape.Plane(dy, n, c));
-                sumDyX += DoubleSums.Dot(shape.Plane(dy, n, c), shape.Plane(x, n, c));
-            }
-            double istd = inverseStd[c];
-            double sumDyXhat = istd * (sumDyX - mean[c] * sumDy);
-            betaGradient[c] += (float)sumDy;
-            gammaGradient[c] += (float)sumDyXhat;
+            var pass = new BackwardPass(new(pdy, dy.Length), new(px, x.Length), new(pdx, dx.Length), shape, new(pGamma, gamma.Length),
+                new(pMean, mean.Length), new(pInverseStd, inverseStd.Length), new(pGammaGradient, gammaGradient.Length),
+                new(pBetaGradient, betaGradient.Length), new(pWorkspace, workspace.Length));
+            Run(pass, shape);
+        }
+    }
 
-            // dx = k · dy + p · x + q with k = γ · istd, p = −k · istd · Σdy·x̂ / M, q = −k · (Σdy − μ · istd · Σdy·x̂) / M.
-            double k = gamma[c] * istd;
-            dyScale[c] = (float)k;
-            xScale[c] = (float)(-k * istd * sumDyXhat / count);
-            offset[c] = (float)(-k * (sumDy - mean[c] * istd * sumDyXhat) / count);
+    private static void CheckStatistics(ReadOnlySpan<float> x, NcsShape shape)
+    {
+        shape.CheckLength(x.Length, nameof(x));
+        if (shape.ValuesPerChannel < 1)
+            throw new ArgumentException("A batch needs at least one value per channel.", nameof(shape));
+    }
+
+    /// <summary>Sums over each channel's values, then each channel finished from its sums, then the elementwise pass.</summary>
+    private static void Run<TPass>(TPass pass, NcsShape shape) where TPass : struct, IChannelPass
+    {
+        var blocks = ChannelBlocks.Of(shape);
+        if (blocks.PerChannel == 1)
+        {
+            ParallelUnits.For(new WholeChannel<TPass>(pass, shape.Rows), shape.Channels, shape.Length);
+            return;
         }
 
-        int row = shape.RowLength;
-        for (int n = 0; n < shape.Rows; n++)
+        var partials = ArrayPool<double>.Shared.Rent(2 * blocks.Units);
+        try
         {
-            if (shape.Spatial == 1)
+            ParallelUnits.For(new ReduceBlock<TPass>(pass, blocks, partials), blocks.Units, shape.Length);
+            for (int c = 0; c < shape.Channels; c++)
             {
-                var output = dx.Slice(n * row, row);
-                TensorPrimitives.MultiplyAdd(x.Slice(n * row, row), xScale, offset, output);
-                TensorPrimitives.MultiplyAdd(dy.Slice(n * row, row), dyScale, output, output);
-                continue;
+                double first = 0, second = 0;
+                for (int unit = c * blocks.PerChannel; unit < (c + 1) * blocks.PerChannel; unit++)
+                {
+                    first += partials[2 * unit];
+                    second += partials[2 * unit + 1];
+                }
+                pass.Finish(c, (first, second));
             }
-            for (int c = 0; c < channels; c++)
+            if (pass.Applies)
+                ParallelUnits.For(new ApplyBlock<TPass>(pass, blocks), blocks.Units, shape.Length);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>Units of (channel, block of rows); the split depends on the shape alone.</summary>
+    private readonly record struct ChannelBlocks(int Rows, int PerChannel, int Units)
+    {
+        public static ChannelBlocks Of(NcsShape shape)
+        {
+            int perChannel = shape.Channels >= MinimumUnits ? 1 : Math.Clamp(MinimumUnits / Math.Max(1, shape.Channels), 1, Math.Max(1, shape.Rows));
+            return new ChannelBlocks(shape.Rows, perChannel, shape.Channels * perChannel);
+        }
+
+        public (int Channel, int FirstRow, int EndRow) this[int unit]
+        {
+            get
             {
-                var output = shape.Plane(dx, n, c);
-                TensorPrimitives.Multiply(shape.Plane(x, n, c), xScale[c], output);
-                TensorPrimitives.Add(output, offset[c], output);
-                TensorPrimitives.MultiplyAdd(shape.Plane(dy, n, c), dyScale[c], output, output);
+                int channel = unit / PerChannel, block = unit % PerChannel;
+                return (channel, (int)((long)block * Rows / PerChannel), (int)((long)(block + 1) * Rows / PerChannel));
+            }
+        }
+    }
+
+    /// <summary>A kernel pass: two sums per channel, the channel's coefficients from them, an elementwise pass.</summary>
+    private interface IChannelPass
+    {
+        (double First, double Second) Reduce(int channel, int firstRow, int endRow);
+
+        void Finish(int channel, (double First, double Second) sums);
+
+        bool Applies { get; }
+
+        void Apply(int channel, int firstRow, int endRow);
+    }
+
+    private readonly struct WholeChannel<TPass>(TPass pass, int rows) : IKernelUnit where TPass : struct, IChannelPass
+    {
+        public void Run(int channel)
+        {
+            pass.Finish(channel, pass.Reduce(channel, 0, rows));
+            if (pass.Applies)
+                pass.Apply(channel, 0, rows);
+        }
+    }
+
+    private readonly struct ReduceBlock<TPass>(TPass pass, ChannelBlocks blocks, double[] partials) : IKernelUnit where TPass : struct, IChannelPass
+    {
+        public void Run(int unit)
+        {
+            var (channel, firstRow, endRow) = blocks[unit];
+            (partials[2 * unit], partials[2 * unit + 1]) = pass.Reduce(channel, firstRow, endRow);
+        }
+    }
+
+    private readonly struct ApplyBlock<TPass>(TPass pass, ChannelBlocks blocks) : IKernelUnit where TPass : struct, IChannelPass
+    {
+        public void Run(int unit)
+        {
+            var (channel, firstRow, endRow) = blocks[unit];
+            pass.Apply(channel, firstRow, endRow);
+        }
+    }
+
+    /// <summary>Mean and biased variance, from sums shifted by the channel's first value (one read pass).</summary>
+    private readonly struct StatisticsPass(PinnedSpan<float> x, NcsShape shape, PinnedSpan<double> mean, PinnedSpan<double> variance) : IChannelPass
+    {
+        public bool Applies => false;
+
+        public double Mean(int channel) => mean.Span[channel];
+
+        public double Variance(int channel) => variance.Span[channel];
+
+        private double Shift(int channel) => x.Span[channel * shape.Spatial];
+
+        public (double First, double Second) Reduce(int channel, int firstRow, int endRow)
+        {
+            var values = x.Span;
+            double shift = Shift(channel), sum = 0, squares = 0;
+            for (int n = firstRow; n < endRow; n++)
+            {
+                var (planeSum, planeSquares) = shape.Spatial == 1
+                    ? Square(values[n * shape.Channels + channel] - shift)
+                    : DoubleSums.ShiftedSums(shape.Plane(values, n, channel), shift);
+                sum += planeSum;
+                squares += planeSquares;
+            }
+            return (sum, squares);
+
+            static (double, double) Square(double d) => (d, d * d);
+        }
+
+        public void Finish(int channel, (double First, double Second) sums)
+        {
+            var moments = Statistics.Moments.FromShiftedSums(shape.ValuesPerChannel, Shift(channel), sums);
+            mean.Span[channel] = moments.Mean;
+            variance.Span[channel] = moments.PopulationVariance;
+        }
+
+        public void Apply(int channel, int firstRow, int endRow)
+        {
+        }
+    }
+
+    /// <summary>y = x · scale[c] + shift[c] with given coefficients.</summary>
+    private readonly struct AffinePass(PinnedSpan<float> x, PinnedSpan<float> y, NcsShape shape, PinnedSpan<float> scale, PinnedSpan<float> shift) : IChannelPass
+    {
+        public bool Applies => true;
+
+        public PinnedSpan<float> Scale => scale;
+
+        public PinnedSpan<float> Shift => shift;
+
+        public (double First, double Second) Reduce(int channel, int firstRow, int endRow) => default;
+
+        public void Finish(int channel, (double First, double Second) sums)
+        {
+        }
+
+        public void Apply(int channel, int firstRow, int endRow)
+        {
+            ReadOnlySpan<float> input = x.Span;
+            var output = y.Span;
+            float s = scale.Span[channel], t = shift.Span[channel];
+            for (int n = firstRow; n < endRow; n++)
+            {
+                if (shape.Spatial == 1)
+                {
+                    int i = n * shape.Channels + channel;
+                    output[i] = input[i] * s + t;
+                }
+                else
+                {
+                    FusedSpans.MultiplyAdd(shape.Plane(input, n, channel), s, t, shape.Plane(output, n, channel));
+                }
+            }
+        }
+    }
+
+    /// <summary>Batch statistics, then scale = γ / √(σ² + ε) and shift = β − μ · scale, then the affine pass.</summary>
+    private readonly struct ForwardPass(StatisticsPass statistics, AffinePass affine, PinnedSpan<float> gamma, PinnedSpan<float> beta, double epsilon,
+        PinnedSpan<double> inverseStd) : IChannelPass
+    {
+        public bool Applies => true;
+
+        public (double First, double Second) Reduce(int channel, int firstRow, int endRow) => statistics.Reduce(channel, firstRow, endRow);
+
+        public void Finish(int channel, (double First, double Second) sums)
+        {
+            statistics.Finish(channel, sums);
+            double istd = 1 / Math.Sqrt(statistics.Variance(channel) + epsilon);
+            inverseStd.Span[channel] = istd;
+            double s = gamma.Span[channel] * istd;
+            affine.Scale.Span[channel] = (float)s;
+            affine.Shift.Span[channel] = (float)(beta.Span[channel] - statistics.Mean(channel) * s);
+        }
+
+        public void Apply(int channel, int firstRow, int endRow) => affine.Apply(channel, firstRow, endRow);
+    }
+
+    /// <summary>
+    /// Σ dy and Σ dy · x per channel, then dβ, dγ and dx = k · dy + p · x + q with k = γ · istd,
+    /// p = −k · istd · Σdy·x̂ / M and q = −k · (Σdy − μ · istd · Σdy·x̂) / M.
+    /// </summary>
+    private readonly struct BackwardPass(PinnedSpan<float> dy, PinnedSpan<float> x, PinnedSpan<float> dx, NcsShape shape, PinnedSpan<float> gamma,
+        PinnedSpan<double> mean, PinnedSpan<double> inverseStd, PinnedSpan<float> gammaGradient, PinnedSpan<float> betaGradient,
+        PinnedSpan<float> workspace) : IChannelPass
+    {
+        public bool Applies => true;
+
+        public (double First, double Second) Reduce(int channel, int firstRow, int endRow)
+        {
+            ReadOnlySpan<float> gradient = dy.Span, input = x.Span;
+            double sumDy = 0, sumDyX = 0;
+            for (int n = firstRow; n < endRow; n++)
+            {
+                if (shape.Spatial == 1)
+                {
+                    int i = n * shape.Channels + channel;
+                    sumDy += gradient[i];
+                    sumDyX += (double)gradient[i] * input[i];
+                    continue;
+                }
+                var (planeSum, planeDot) = DoubleSums.SumAndDot(shape.Plane(gradient, n, channel), shape.Plane(input, n, channel));
+                sumDy += planeSum;
+                sumDyX += planeDot;
+            }
+            return (sumDy, sumDyX);
+        }
+
+        public void Finish(int channel, (double First, double Second) sums)
+        {
+            var (sumDy, sumDyX) = sums;
+            double mu = mean.Span[channel], istd = inverseStd.Span[channel];
+            double sumDyXhat = istd * (sumDyX - mu * sumDy);
+            betaGradient.Span[channel] += (float)sumDy;
+            gammaGradient.Span[channel] += (float)sumDyXhat;
+
+            double count = shape.ValuesPerChannel, k = gamma.Span[channel] * istd;
+            var coefficients = workspace.Span;
+            coefficients[channel] = (float)k;
+            coefficients[shape.Channels + channel] = (float)(-k * istd * sumDyXhat / count);
+            coefficients[2 * shape.Channels + channel] = (float)(-k * (sumDy - mu * istd * sumDyXhat) / count);
+        }
+
+        public void Apply(int channel, int firstRow, int endRow)
+        {
+            ReadOnlySpan<float> gradient = dy.Span, input = x.Span, coefficients = workspace.Span;
+            var output = dx.Span;
+            float k = coefficients[channel], p = coefficients[shape.Channels + channel], q = coefficients[2 * shape.Channels + channel];
+            for (int n = firstRow; n < endRow; n++)
+            {
+                if (shape.Spatial == 1)
+                {
+                    int i = n * shape.Channels + channel;
+                    output[i] = gradient[i] * k + (input[i] * p + q);
+                }
+                else
+                {
+                    FusedSpans.LinearCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), p, q, shape.Plane(output, n, channel));
+                }
             }
         }
     }

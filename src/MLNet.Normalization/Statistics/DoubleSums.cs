@@ -5,95 +5,98 @@ namespace MLNet.Normalization.Statistics;
 
 /// <summary>
 /// Reductions of float spans accumulated in double, for statistics that must not lose precision. The vector path
-/// widens each float vector to two double vectors and keeps two accumulators of each, so the loop runs at memory
-/// speed instead of waiting on one chain of additions; the result is the same on every run of one machine.
+/// widens each float vector to two double vectors and keeps four accumulators per sum, so the loop runs at memory
+/// speed instead of waiting on one chain of additions; the summation order depends only on the length, so the
+/// result is the same on every run of one machine.
 /// </summary>
 internal static class DoubleSums
 {
-    public static double Sum(ReadOnlySpan<float> values)
+    /// <summary>
+    /// (Σ (v − shift), Σ (v − shift)²) in one pass. With <paramref name="shift"/> one of the values, the variance
+    /// (Σd² − (Σd)²/n) / n keeps double precision: Σd² = nσ² + n(μ − shift)² and (μ − shift)² ≤ nσ², so Σd² is at
+    /// most (n + 1) · nσ² and the cancellation costs at most log₂(n + 1) of double's 53 bits.
+    /// </summary>
+    public static (double Sum, double SumOfSquares) ShiftedSums(ReadOnlySpan<float> values, double shift)
     {
         int i = 0;
-        double sum = 0;
+        double sum = 0, squares = 0;
         if (Vector.IsHardwareAccelerated && values.Length >= 2 * Vector<float>.Count)
         {
             var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
-            Vector<double> a0 = default, a1 = default, b0 = default, b1 = default;
+            var center = new Vector<double>(shift);
+            Vector<double> s0 = default, s1 = default, s2 = default, s3 = default;
+            Vector<double> q0 = default, q1 = default, q2 = default, q3 = default;
             int v = 0;
             for (; v + 1 < vectors.Length; v += 2)
             {
-                Vector.Widen(vectors[v], out var low0, out var high0);
-                Vector.Widen(vectors[v + 1], out var low1, out var high1);
-                a0 += low0;
-                a1 += high0;
-                b0 += low1;
-                b1 += high1;
+                Vector.Widen(vectors[v], out var d0, out var d1);
+                Vector.Widen(vectors[v + 1], out var d2, out var d3);
+                d0 -= center;
+                d1 -= center;
+                d2 -= center;
+                d3 -= center;
+                s0 += d0;
+                s1 += d1;
+                s2 += d2;
+                s3 += d3;
+                q0 += d0 * d0;
+                q1 += d1 * d1;
+                q2 += d2 * d2;
+                q3 += d3 * d3;
             }
-            for (; v < vectors.Length; v++)
+            if (v < vectors.Length)
             {
-                Vector.Widen(vectors[v], out var low, out var high);
-                a0 += low;
-                a1 += high;
+                Vector.Widen(vectors[v], out var d0, out var d1);
+                d0 -= center;
+                d1 -= center;
+                s0 += d0;
+                s1 += d1;
+                q0 += d0 * d0;
+                q1 += d1 * d1;
             }
-            sum = Vector.Sum(a0 + b0) + Vector.Sum(a1 + b1);
+            sum = Vector.Sum((s0 + s1) + (s2 + s3));
+            squares = Vector.Sum((q0 + q1) + (q2 + q3));
             i = vectors.Length * Vector<float>.Count;
         }
         for (; i < values.Length; i++)
-            sum += values[i];
-        return sum;
+        {
+            double d = values[i] - shift;
+            sum += d;
+            squares += d * d;
+        }
+        return (sum, squares);
     }
 
-    public static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    /// <summary>(Σ a, Σ a · b) in one pass.</summary>
+    public static (double Sum, double Dot) SumAndDot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length)
             throw new ArgumentException($"Spans of {a.Length} and {b.Length} values.", nameof(b));
         int i = 0;
-        double sum = 0;
+        double sum = 0, dot = 0;
         if (Vector.IsHardwareAccelerated && a.Length >= Vector<float>.Count)
         {
             var va = MemoryMarshal.Cast<float, Vector<float>>(a);
             var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
-            Vector<double> low = default, high = default;
+            Vector<double> s0 = default, s1 = default, d0 = default, d1 = default;
             for (int v = 0; v < va.Length; v++)
             {
                 Vector.Widen(va[v], out var aLow, out var aHigh);
                 Vector.Widen(vb[v], out var bLow, out var bHigh);
-                low += aLow * bLow;
-                high += aHigh * bHigh;
+                s0 += aLow;
+                s1 += aHigh;
+                d0 += aLow * bLow;
+                d1 += aHigh * bHigh;
             }
-            sum = Vector.Sum(low) + Vector.Sum(high);
+            sum = Vector.Sum(s0 + s1);
+            dot = Vector.Sum(d0 + d1);
             i = va.Length * Vector<float>.Count;
         }
         for (; i < a.Length; i++)
-            sum += (double)a[i] * b[i];
-        return sum;
-    }
-
-    /// <summary>Σ (v − center)².</summary>
-    public static double SquaredDeviations(ReadOnlySpan<float> values, double center)
-    {
-        int i = 0;
-        double sum = 0;
-        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
         {
-            var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
-            var c = new Vector<double>(center);
-            Vector<double> low = default, high = default;
-            foreach (var vector in vectors)
-            {
-                Vector.Widen(vector, out var l, out var h);
-                l -= c;
-                h -= c;
-                low += l * l;
-                high += h * h;
-            }
-            sum = Vector.Sum(low) + Vector.Sum(high);
-            i = vectors.Length * Vector<float>.Count;
+            sum += a[i];
+            dot += (double)a[i] * b[i];
         }
-        for (; i < values.Length; i++)
-        {
-            double d = values[i] - center;
-            sum += d * d;
-        }
-        return sum;
+        return (sum, dot);
     }
 }

@@ -14,13 +14,19 @@ internal readonly record struct Moments(long Count, double Mean, double M2)
     /// <summary>Unbiased sample variance M2 / (n − 1) (the running-variance convention of PyTorch).</summary>
     public double SampleVariance => Count > 1 ? M2 / (Count - 1) : double.NaN;
 
-    /// <summary>Moments of a span, two passes in double: mean first, then squared deviations from it.</summary>
+    /// <summary>Moments of a span in one pass, sums in double shifted by the first value (see <see cref="DoubleSums.ShiftedSums"/>).</summary>
     public static Moments Of(ReadOnlySpan<float> values)
     {
         if (values.IsEmpty)
             return Empty;
-        double mean = DoubleSums.Sum(values) / values.Length;
-        return new Moments(values.Length, mean, DoubleSums.SquaredDeviations(values, mean));
+        return FromShiftedSums(values.Length, values[0], DoubleSums.ShiftedSums(values, values[0]));
+    }
+
+    /// <summary>Moments from <paramref name="count"/> values' Σ (v − shift) and Σ (v − shift)².</summary>
+    public static Moments FromShiftedSums(long count, double shift, (double Sum, double SumOfSquares) sums)
+    {
+        double offset = sums.Sum / count;
+        return new Moments(count, shift + offset, Math.Max(0, sums.SumOfSquares - sums.Sum * offset));
     }
 
     /// <summary>The moments of the union of both sets (Chan, Golub and LeVeque's pairwise update).</summary>
