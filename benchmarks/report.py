@@ -23,7 +23,8 @@ FITTING_BASE_ROWS = 64
 # (method, label, PyTorch op, minimum memory traffic in units of the streaming reference's one read + one write
 # of the batch, PyTorch target)
 KERNELS = [
-    ("ChannelNormalize", "per-channel normalize = BN inference (ChannelAffineKernel)", "batch_norm_eval", 1.0, 1.0),
+    ("ChannelNormalize", "per-channel normalize (ChannelAffineKernel, ML.NET row kernel)", "batch_norm_eval", 1.0, 1.0),
+    ("BatchNormInference", "BN inference (BatchNormKernel.ApplyChannelAffine)", "batch_norm_eval", 1.0, 1.0),
     ("BatchNormTrainForward", "BN train forward (BatchNormKernel.ForwardTraining)", "batch_norm_train_forward", 1.5, 1.0),
     ("BatchNormTrainForwardBackward", "BN train forward + backward", "batch_norm_train_forward_backward", 4.0, 1.5),
     ("LayerNorm", "LayerNorm (GroupNormKernel, G=1 over C·H·W)", "layer_norm", 1.5, 1.0),
@@ -32,11 +33,22 @@ KERNELS = [
 ]
 BANDWIDTH_TARGET = 0.8
 MEANVAR_TARGET = 10.0
+THREADS = [1, 2]
+
+
+def torch_results(torch, threads):
+    """PyTorch's times on as many threads as ours: the 2-thread run, or the 1-thread one."""
+    return torch["results"] if threads == torch["threads"] else torch.get("results_1_thread", {})
 RAW_CURSOR_TARGET = 0.7
 
 
+def parse_params(text):
+    """"Shape=32x3x224x224&Threads=1" as a sorted tuple of (name, value) pairs."""
+    return tuple(sorted(tuple(p.split("=", 1)) for p in re.split(r"[&,;]\s*", text or "") if "=" in p))
+
+
 def load_bdn(artifacts):
-    """{(type, method, params): benchmark dict} from every full JSON report."""
+    """{(type, method, params): benchmark dict} from every full JSON report; params as parse_params gives them."""
     results = {}
     env = {}
     for path in sorted(glob.glob(os.path.join(artifacts, "results", "*-report-full.json"))):
@@ -44,19 +56,19 @@ def load_bdn(artifacts):
             report = json.load(f)
         env = report.get("HostEnvironmentInfo", env)
         for b in report["Benchmarks"]:
-            results[(b["Type"], b["Method"], b.get("Parameters", ""))] = b
+            results[(b["Type"], b["Method"], parse_params(b.get("Parameters", "")))] = b
     return results, env
 
 
 def median_ms(results, type_, method, params=""):
-    b = results.get((type_, method, params))
+    b = results.get((type_, method, parse_params(params)))
     if b is None or not b.get("Statistics"):
         return None
     return b["Statistics"]["Median"] / 1e6
 
 
 def allocated(results, type_, method, params=""):
-    b = results.get((type_, method, params))
+    b = results.get((type_, method, parse_params(params)))
     if b is None or b.get("Memory") is None:
         return None
     return b["Memory"].get("BytesAllocatedPerOperation")
@@ -116,30 +128,43 @@ def main():
         if ratio is not None:
             (met if ratio >= target else missed).append(label)
 
-    # 1. Kernels.
+    # 1. Kernels, on 1 and 2 threads, each against the streaming reference and PyTorch on as many threads.
     for shape in KERNEL_SHAPES:
-        params = f"Shape={shape}"
-        stream = median_ms(results, "KernelBenchmarks", "StreamingMultiplyAdd", params)
-        torch_shape = torch["results"].get(shape, {})
-        torch_single = torch.get("results_1_thread", {}).get(shape, {})
-        rows.append(["streaming x·a+b (Vector256, bandwidth reference)", shape, ms(stream), "—", "—",
-                     f"PyTorch `x*a+b`: {ms(torch_shape.get('mul_add'))} (fused `torch.add(out=)`: {ms(torch_shape.get('mul_add_fused_out'))})",
-                     f"{torch_shape['mul_add'] / stream:.2f}× (no target)" if stream and torch_shape.get("mul_add") else "n/a"])
-        for method, label, op, traffic, torch_target in KERNELS:
-            ours = median_ms(results, "KernelBenchmarks", method, params)
-            theirs = torch_shape.get(op)
-            bandwidth = traffic * stream / ours if ours and stream else None
-            raw = stream / ours if ours and stream else None
-            speedup = theirs / ours if ours and theirs else None
-            record(f"{label}, {shape}: bandwidth", bandwidth, BANDWIDTH_TARGET)
-            record(f"{label}, {shape}: vs PyTorch", speedup, torch_target)
-            rows.append([
-                label, shape, ms(ours),
-                f"streaming: {ms(stream)}; min. traffic ×{traffic:g}",
-                (f"{bandwidth:.2f} of bandwidth (raw t_ref/t = {raw:.3f}) → {verdict(bandwidth, BANDWIDTH_TARGET)}" if bandwidth else "n/a"),
-                f"PyTorch `{op}`: {ms(theirs)} (1 thread: {ms(torch_single.get(op))})",
-                (f"{speedup:.2f}× → {verdict(speedup, torch_target)}" if speedup else "n/a"),
-            ])
+        for threads in THREADS:
+            params = f"Shape={shape}&Threads={threads}"
+            stream = median_ms(results, "KernelBenchmarks", "StreamingMultiplyAdd", params)
+            torch_shape = torch_results(torch, threads).get(shape, {})
+            where = f"{shape}, {threads} thread{'s' if threads > 1 else ''}"
+            rows.append(["streaming x·a+b (Vector256, bandwidth reference)", where, ms(stream), "—", "—",
+                         f"PyTorch `x*a+b`: {ms(torch_shape.get('mul_add'))} (fused `torch.add(out=)`: {ms(torch_shape.get('mul_add_fused_out'))})",
+                         f"{torch_shape['mul_add'] / stream:.2f}× (no target)" if stream and torch_shape.get("mul_add") else "n/a"])
+            for method, label, op, traffic, torch_target in KERNELS:
+                ours = median_ms(results, "KernelBenchmarks", method, params)
+                theirs = torch_shape.get(op)
+                bandwidth = traffic * stream / ours if ours and stream else None
+                raw = stream / ours if ours and stream else None
+                speedup = theirs / ours if ours and theirs else None
+                record(f"{label}, {where}: bandwidth", bandwidth, BANDWIDTH_TARGET)
+                record(f"{label}, {where}: vs PyTorch", speedup, torch_target)
+                rows.append([
+                    label, where, ms(ours),
+                    f"streaming: {ms(stream)}; min. traffic ×{traffic:g}",
+                    (f"{bandwidth:.2f} of bandwidth (raw t_ref/t = {raw:.3f}) → {verdict(bandwidth, BANDWIDTH_TARGET)}" if bandwidth else "n/a"),
+                    f"PyTorch `{op}`: {ms(theirs)}",
+                    (f"{speedup:.2f}× → {verdict(speedup, torch_target)}" if speedup else "n/a"),
+                ])
+
+    # GEMM 1024³ against torch.mm (OpenBLAS) on as many threads.
+    for threads in THREADS:
+        ours = median_ms(results, "GemmBenchmarks", "Multiply1024", f"Threads={threads}")
+        theirs = torch_results(torch, threads).get("gemm_1024")
+        flops = 2 * 1024 ** 3
+        rows.append([
+            "GEMM C = A·B (Training/Compute/Gemm.cs)", f"1024³, {threads} thread{'s' if threads > 1 else ''}",
+            f"{ms(ours)} = {flops / ours / 1e6:.0f} GFLOP/s" if ours else "n/a", "—", "—",
+            f"PyTorch `torch.mm` (OpenBLAS): {ms(theirs)}" + (f" = {flops / theirs / 1e6:.0f} GFLOP/s" if theirs else ""),
+            f"{theirs / ours:.2f}× (no target)" if ours and theirs else "n/a",
+        ])
 
     # 2. Through ML.NET.
     raw_cursor = median_ms(results, "CursorBenchmarks", "RawCursor")
@@ -202,7 +227,7 @@ def main():
         f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- command: `{command}`",
         f"- .NET: {env.get('RuntimeVersion', '?')}, BenchmarkDotNet {env.get('BenchmarkDotNetVersion', '?')}, "
-        f"in-process, 2 warmup + 5 iterations, medians; Microsoft.ML {mlnet_version()}; our kernels single-threaded",
+        f"in-process, 2 warmup + 5 iterations, medians; Microsoft.ML {mlnet_version()}; kernels and GEMM on 1 and 2 threads, each against references on as many",
         f"- PyTorch {torch['torch']} CPU, {torch['threads']} threads, median of {torch['runs']} runs after {torch['warmup']} warmup calls",
         "",
         "| " + " | ".join(header) + " |",
@@ -253,8 +278,8 @@ def main():
                    key=lambda m: [k[1] for k in results].index(m))
     if parts:
         lines += ["", "## Where the kernel time goes", "",
-                  "KernelPartsBenchmarks: library parts and vectorized variants written in the benchmark project "
-                  "(diagnostics, not library code), median time and as a multiple of the streaming reference of the same shape.",
+                  "KernelPartsBenchmarks: the library kernels' parts on one thread, median time and as a multiple of the "
+                  "streaming reference (one read and one write of the batch) of the same shape.",
                   "", "| part | " + " | ".join(KERNEL_SHAPES) + " |", "|---|" + "---|" * len(KERNEL_SHAPES)]
         for method in parts:
             cells = []

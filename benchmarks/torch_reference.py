@@ -6,7 +6,8 @@ with torch.set_num_threads(2), then again with 1 thread (for comparing the singl
 stdout: {"torch": ..., "threads": ..., "results": {shape: {op: ms}}, "results_1_thread": {...}}.
 Operations mirror the C# kernels: x*a+b (the streaming reference), batch_norm eval (per-channel normalize / BN
 inference), batch_norm train forward, forward+backward through autograd, layer_norm, group_norm, instance_norm.
-Every forward runs under torch.no_grad() except the one that is differentiated.
+Every forward runs under torch.no_grad() except the one that is differentiated. Also torch.mm of two 1024 × 1024
+matrices ("gemm_1024", the reference of GemmBenchmarks), on 2 threads and on 1.
 
     /usr/bin/python3 benchmarks/torch_reference.py [--runs N] [--warmup W] > torch.json
 """
@@ -84,6 +85,14 @@ def bench_shape(shape, runs, warmup):
     return results
 
 
+def bench_gemm(runs, warmup):
+    gen = torch.Generator().manual_seed(20240603)
+    a = torch.rand((1024, 1024), generator=gen) * 2 - 1
+    b = torch.rand((1024, 1024), generator=gen) * 2 - 1
+    out = torch.empty((1024, 1024))
+    return median_ms(lambda: torch.mm(a, b, out=out), runs, warmup)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
@@ -103,6 +112,7 @@ def main():
         key = "x".join(map(str, shape))
         print(f"torch_reference: {key}, {args.threads} threads", file=sys.stderr)
         report["results"][key] = bench_shape(shape, args.runs, args.warmup)
+    report["results"]["gemm_1024"] = bench_gemm(args.runs, args.warmup)
     if args.threads != 1:
         torch.set_num_threads(1)
         report["results_1_thread"] = {}
@@ -110,6 +120,7 @@ def main():
             key = "x".join(map(str, shape))
             print(f"torch_reference: {key}, 1 thread", file=sys.stderr)
             report["results_1_thread"][key] = bench_shape(shape, args.runs, args.warmup)
+        report["results_1_thread"]["gemm_1024"] = bench_gemm(args.runs, args.warmup)
     json.dump(report, sys.stdout, indent=2)
     print()
 

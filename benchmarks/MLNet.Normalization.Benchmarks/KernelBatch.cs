@@ -37,8 +37,8 @@ internal sealed class KernelBatch
         Mean = new double[channels];
         Variance = new double[channels];
         InverseStd = new double[channels];
-        Scale = new float[channels];
-        Shift = new float[channels];
+        Scale = Filled(random, channels, 0.5f, 1.5f);
+        Shift = Filled(random, channels, -0.5f, 0.5f);
         GammaGradient = new float[channels];
         BetaGradient = new float[channels];
         Workspace = new float[3 * channels];
@@ -57,6 +57,9 @@ internal sealed class KernelBatch
         }
         Affine = new ChannelAffineKernel(new ChannelAffineMap(scale, shift), new ChannelGeometry(channels, Shape.Spatial, ChannelLayout.ChannelsFirst));
     }
+
+    /// <summary>Rows [<paramref name="first"/>, <paramref name="end"/>) of a batch-sized buffer.</summary>
+    public Span<float> Rows(float[] buffer, int first, int end) => buffer.AsSpan(first * Shape.RowLength, (end - first) * Shape.RowLength);
 
     /// <summary>Group count of the group-norm case: min(32, C), lowered until it divides C (32 for C = 64, 3 for C = 3).</summary>
     public static int GroupsFor(int channels)
