@@ -110,8 +110,9 @@ internal static unsafe class BatchNormKernel
             for (int c = 0; c < shape.Channels; c++)
             {
                 double first = 0, second = 0;
-                for (int unit = c * blocks.PerChannel; unit < (c + 1) * blocks.PerChannel; unit++)
+                for (int block = 0; block < blocks.PerChannel; block++)
                 {
+                    int unit = blocks.UnitOf(c, block);
                     first += partials[2 * unit];
                     second += partials[2 * unit + 1];
                 }
@@ -126,20 +127,29 @@ internal static unsafe class BatchNormKernel
         }
     }
 
-    /// <summary>Units of (channel, block of rows); the split depends on the shape alone.</summary>
-    private readonly record struct ChannelBlocks(int Rows, int PerChannel, int Units)
+    /// <summary>
+    /// Units of (channel, block of rows), numbered block-major (unit = block · C + channel) so that consecutive
+    /// units are consecutive in memory; the split depends on the shape alone.
+    /// </summary>
+    private readonly record struct ChannelBlocks(int Rows, int Channels, int PerChannel)
     {
         public static ChannelBlocks Of(NcsShape shape)
         {
+            // One unit per channel keeps its reads in cache between the sums and the elementwise pass (measured
+            // faster than memory-order units of one plane each); few channels are split to feed the threads.
             int perChannel = shape.Channels >= MinimumUnits ? 1 : Math.Clamp(MinimumUnits / Math.Max(1, shape.Channels), 1, Math.Max(1, shape.Rows));
-            return new ChannelBlocks(shape.Rows, perChannel, shape.Channels * perChannel);
+            return new ChannelBlocks(shape.Rows, shape.Channels, perChannel);
         }
+
+        public int Units => Channels * PerChannel;
+
+        public int UnitOf(int channel, int block) => block * Channels + channel;
 
         public (int Channel, int FirstRow, int EndRow) this[int unit]
         {
             get
             {
-                int channel = unit / PerChannel, block = unit % PerChannel;
+                int channel = unit % Channels, block = unit / Channels;
                 return (channel, (int)((long)block * Rows / PerChannel), (int)((long)(block + 1) * Rows / PerChannel));
             }
         }
