@@ -11,8 +11,10 @@ using MLNet.Normalization.Training;
 namespace MLNet.Normalization;
 
 /// <summary>
-/// A trained multilayer perceptron for inference: features in, one score (logit) per class out. Batch-statistics
-/// layers are folded into the Linear layers; layer and group norm stay as layers.
+/// A trained multilayer perceptron for inference: features in, one score per class out, the softmax of the
+/// network's logits, so scores are class probabilities as with ML.NET's other multiclass trainers (and
+/// <c>Evaluate</c>'s log-loss is meaningful). Batch-statistics layers are folded into the Linear layers; layer and
+/// group norm stay as layers.
 /// </summary>
 public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VBuffer<float>>, IValueMapper
 {
@@ -70,7 +72,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             lock (_network)
             {
                 var values = VectorColumn.Densify(source, ref dense);
-                _network.Forward(values, 1, training: false).CopyTo(editor.Values);
+                SoftmaxCrossEntropy.Probabilities(_network.Forward(values, 1, training: false), editor.Values);
             }
             destination = editor.Commit();
         };

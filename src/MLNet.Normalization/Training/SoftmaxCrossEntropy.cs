@@ -41,4 +41,19 @@ public static class SoftmaxCrossEntropy
         }
         return loss / rows;
     }
+
+    /// <summary>probabilities = softmax(logits) = exp(z − max z) / Σ exp(z − max z), in double; spans of equal length.</summary>
+    public static void Probabilities(ReadOnlySpan<float> logits, Span<float> probabilities)
+    {
+        if (logits.IsEmpty || probabilities.Length != logits.Length)
+            throw new ArgumentException($"Expected as many probabilities as logits (at least one), got {probabilities.Length} and {logits.Length}.");
+        float max = logits[0];
+        foreach (float z in logits)
+            max = Math.Max(max, z);
+        double sum = 0;
+        for (int k = 0; k < logits.Length; k++)
+            sum += Math.Exp(logits[k] - max);
+        for (int k = 0; k < logits.Length; k++)
+            probabilities[k] = (float)(Math.Exp(logits[k] - max) / sum);
+    }
 }

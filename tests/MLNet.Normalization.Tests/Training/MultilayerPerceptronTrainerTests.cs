@@ -65,6 +65,25 @@ public class MultilayerPerceptronTrainerTests
     }
 
     [Fact]
+    public void ScoresAreClassProbabilitiesAndEvaluateLogLossAgreesWithThem()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = Pipeline(ml, Options()).Fit(ml.Data.LoadFromEnumerable(Blobs(300, 1)));
+        var test = model.Transform(ml.Data.LoadFromEnumerable(Blobs(90, 3)));
+        var scores = test.GetColumn<float[]>("Score").ToArray();
+        var labels = test.GetColumn<uint>("Label").ToArray();
+
+        foreach (var score in scores)
+        {
+            Assert.All(score, p => Assert.InRange(p, 0f, 1f));
+            Assert.Equal(1.0, score.Sum(p => (double)p), 1e-5);
+        }
+        // ML.NET's log-loss reads Score as probabilities: −mean ln p[label] (key values are 1-based).
+        double expectedLogLoss = labels.Select((label, i) => -Math.Log(Math.Max(scores[i][label - 1], 1e-15))).Average();
+        Assert.Equal(expectedLogLoss, ml.MulticlassClassification.Evaluate(test).LogLoss, 1e-4);
+    }
+
+    [Fact]
     public void SavedModelPredictsTheSameAfterLoadingAndInAPredictionEngine()
     {
         var ml = new MLContext(seed: 1);
