@@ -27,37 +27,15 @@ internal sealed record ExperimentSettings(
     /// <summary>The fewest rows a split may be cut to: enough for a batch of 64 and for every class to appear.</summary>
     public const int MinimumRows = 100;
 
-    private const string FullFlag = "--full";
-
     /// <summary>Reads the command line; null when --help was asked for.</summary>
     /// <exception cref="CommandLineException">An option is unknown, repeated, malformed or out of range.</exception>
     public static ExperimentSettings? Parse(IReadOnlyList<string> args)
     {
-        // --full is the one option without a value; the shared parser reads "--name value" pairs only.
-        int fullCount = args.Count(a => a == FullFlag);
-        if (fullCount > 1)
-            throw new CommandLineException($"Option '{FullFlag}' is given twice.");
-        var options = CommandLine.Parse(args.Where(a => a != FullFlag).ToArray(),
-            "experiments", "epochs", "train-count", "test-count", "output", "data", "seed");
+        var (full, rest) = FashionMnistSource.TakeFullFlag(args);
+        var options = CommandLine.Parse(rest, "experiments", "epochs", "train-count", "test-count", "output", "data", "seed");
         if (options.HelpRequested)
             return null;
-
-        bool full = fullCount == 1;
-        string? dataOption = options.GetString("data");
-        if (full && dataOption is not null)
-            throw new CommandLineException($"Give either --data or {FullFlag}, not both.");
-
-        string dataFolder, dataName;
-        if (full)
-        {
-            if (!Directory.Exists(FashionMnist.InstalledFolder))
-                throw new CommandLineException($"{FullFlag} reads the full data set from {FashionMnist.InstalledFolder}, which does not exist; pass --data <folder> instead.");
-            (dataFolder, dataName) = (FashionMnist.InstalledFolder, "full Fashion-MNIST");
-        }
-        else if (dataOption is not null)
-            (dataFolder, dataName) = (FashionMnist.ResolveFolder(dataOption), "Fashion-MNIST");
-        else
-            (dataFolder, dataName) = (FashionMnist.FindEmbeddedSubset(), "the embedded Fashion-MNIST subset");
+        var source = FashionMnistSource.Select(full, options.GetString("data"));
 
         return new ExperimentSettings(
             Experiments: ParseExperiments(options.GetString("experiments")),
@@ -65,8 +43,8 @@ internal sealed record ExperimentSettings(
             TrainCount: OptionalCount(options, "train-count"),
             TestCount: OptionalCount(options, "test-count"),
             OutputFolder: Path.GetFullPath(options.GetString("output") ?? "output"),
-            DataFolder: dataFolder,
-            DataName: dataName,
+            DataFolder: source.Folder,
+            DataName: source.Name,
             Seed: options.GetInt("seed", DefaultSeed, min: 0, max: int.MaxValue));
     }
 

@@ -1,11 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using BatchNormExperiments;
 using Samples.Common;
 
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-Console.OutputEncoding = Encoding.UTF8;
 
 const string Usage = """
     BatchNormExperiments: reproduces the normalization survey's claims on Fashion-MNIST with the library's trainer
@@ -36,14 +32,8 @@ const string Usage = """
       --help                show this text
     """;
 
-try
+return SampleProgram.Run(Usage, () => ExperimentSettings.Parse(args), settings =>
 {
-    var settings = ExperimentSettings.Parse(args);
-    if (settings is null)
-    {
-        Console.WriteLine(Usage);
-        return 0;
-    }
     var watch = Stopwatch.StartNew();
     var data = ExperimentData.Load(settings);
     Directory.CreateDirectory(settings.OutputFolder);
@@ -74,15 +64,4 @@ try
     Console.WriteLine($"{matching} of {claims} directions match. Wrote {resultsPath} and " +
         $"{string.Join(", ", results.SelectMany(r => r.Figures).Select(f => f.FileName))} in {watch.Elapsed.TotalSeconds:F1} s.");
     return 0;
-}
-catch (CommandLineException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    Console.Error.WriteLine("Run with --help to see the options.");
-    return 2;
-}
-catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or InvalidOperationException)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 1;
-}
+});

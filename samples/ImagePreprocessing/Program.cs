@@ -1,8 +1,6 @@
-using System.Globalization;
 using ImagePreprocessing;
 using Samples.Common;
 
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 const string Usage = """
     ImagePreprocessing: runs ML.NET's image chain LoadImages -> ResizeImages -> ExtractPixels, then the
@@ -20,29 +18,12 @@ const string Usage = """
       --help             show this text
     """;
 
-try
+return SampleProgram.Run(Usage, () =>
 {
     var options = CommandLine.Parse(args, "images", "output", "size", "count");
-    if (options.HelpRequested)
-    {
-        Console.WriteLine(Usage);
-        return 0;
-    }
-    var settings = new DemoSettings(
+    return options.HelpRequested ? null : new DemoSettings(
         ImagesFolder: options.GetString("images"),
         OutputFolder: Path.GetFullPath(options.GetString("output") ?? "output"),
         Side: options.GetInt("size", defaultValue: 32, min: 2, max: 1024),
         Count: options.GetInt("count", defaultValue: 16, min: 1, max: 1000));
-    return PreprocessingDemo.Run(settings);
-}
-catch (CommandLineException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    Console.Error.WriteLine("Run with --help to see the options.");
-    return 2;
-}
-catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 1;
-}
+}, PreprocessingDemo.Run);
