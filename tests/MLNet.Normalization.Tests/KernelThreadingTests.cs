@@ -110,6 +110,33 @@ public class KernelThreadingTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void ElementwiseAffineOverRowsLongerThanAChunkMatchesTheFormula(int groups)
+    {
+        // 3 rows of 20 000 single-value channels: the affine runs over three column chunks, cut across groups.
+        var shape = new NcsShape(3, 20_000, 1);
+        var x = Values(shape.Length, 8, offset: 2);
+        var gamma = Values(shape.Channels, 9, offset: 1);
+        var beta = Values(shape.Channels, 10, offset: 0);
+        var y = new float[shape.Length];
+        GroupNormKernel.Forward(x, y, shape, groups, gamma, beta, 1e-5, new double[3 * groups], new double[3 * groups]);
+
+        int groupLength = shape.Channels / groups;
+        for (int unit = 0; unit < 3 * groups; unit++)
+        {
+            var values = x.AsSpan(unit * groupLength, groupLength).ToArray().Select(v => (double)v).ToArray();
+            double mean = values.Average(), variance = values.Sum(v => (v - mean) * (v - mean)) / values.Length;
+            for (int i = 0; i < groupLength; i++)
+            {
+                int channel = unit % groups * groupLength + i;
+                double expected = (values[i] - mean) / Math.Sqrt(variance + 1e-5) * gamma[channel] + beta[channel];
+                Assert.Equal(expected, y[unit * groupLength + i], 1e-5 * (1 + Math.Abs(expected)));
+            }
+        }
+    }
+
     [Fact]
     public void MomentsOfOneValueAndOfAConstantAreExact()
     {

@@ -60,8 +60,9 @@ internal static unsafe class BatchNormKernel
         fixed (float* px = x, py = y, pScale = scale, pShift = shift)
         {
             var affine = new AffinePass(new(px, x.Length), new(py, y.Length), shape, new(pScale, scale.Length), new(pShift, shift.Length));
-            var blocks = ChannelBlocks.Of(shape);
-            ParallelUnits.For(new ApplyBlock<AffinePass>(affine, blocks), blocks.Units, shape.Length);
+            // Nothing to reduce, so the planes go in memory order, which streams best; single values go by channel.
+            var units = shape.Spatial == 1 ? ChannelBlocks.Of(shape) : ChannelBlocks.Planes(shape);
+            ParallelUnits.For(new ApplyBlock<AffinePass>(affine, units), units.Units, shape.Length);
         }
     }
 
@@ -140,6 +141,9 @@ internal static unsafe class BatchNormKernel
             int perChannel = shape.Channels >= MinimumUnits ? 1 : Math.Clamp(MinimumUnits / Math.Max(1, shape.Channels), 1, Math.Max(1, shape.Rows));
             return new ChannelBlocks(shape.Rows, shape.Channels, perChannel);
         }
+
+        /// <summary>One unit per (row, channel) plane, in memory order.</summary>
+        public static ChannelBlocks Planes(NcsShape shape) => new(shape.Rows, shape.Channels, Math.Max(1, shape.Rows));
 
         public int Units => Channels * PerChannel;
 
