@@ -137,6 +137,31 @@ public class KernelThreadingTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(33)]
+    [InlineData(1000)]
+    [InlineData(4099)]
+    public void ShiftedSumsAgreeWithDoubleOnEveryVectorPath(int length)
+    {
+        var values = Values(length, length, offset: 50);
+        double shift = values[0], sum = 0, squares = 0;
+        foreach (float v in values)
+        {
+            sum += v - shift;
+            squares += (v - shift) * (v - shift);
+        }
+        var paths = new List<(double Sum, double SumOfSquares)> { DoubleSums.ShiftedSumsVector(values, shift) };
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && length >= 16)
+            paths.Add(DoubleSums.ShiftedSums512(values, shift));
+        foreach (var (pathSum, pathSquares) in paths)
+        {
+            Assert.Equal(sum, pathSum, 1e-9 * (1 + Math.Abs(sum)));
+            Assert.Equal(squares, pathSquares, 1e-12 * squares);
+        }
+    }
+
     [Fact]
     public void MomentsOfOneValueAndOfAConstantAreExact()
     {
