@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Shapes;
 using MLNet.Normalization.Statistics;
@@ -97,6 +98,11 @@ internal static unsafe class BatchNormKernel
     /// <summary>Sums over each channel's values, then each channel finished from its sums, then the elementwise pass.</summary>
     private static void Run<TPass>(TPass pass, NcsShape shape) where TPass : struct, IChannelPass
     {
+        if (shape.Spatial == 1 && shape.Length < ParallelUnits.MinimumParallelElements)
+        {
+            RunByRows(pass, shape);
+            return;
+        }
         var blocks = ChannelBlocks.Of(shape);
         if (blocks.PerChannel == 1)
         {
@@ -125,6 +131,33 @@ internal static unsafe class BatchNormKernel
         finally
         {
             ArrayPool<double>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> for a small batch of feature vectors (one value per channel): rows in memory order,
+    /// each channel's sums still added row by row, so the result equals the channel-by-channel path's.
+    /// </summary>
+    private static void RunByRows<TPass>(TPass pass, NcsShape shape) where TPass : struct, IChannelPass
+    {
+        int channels = shape.Channels;
+        var sums = ArrayPool<double>.Shared.Rent(2 * channels);
+        try
+        {
+            Span<double> first = sums.AsSpan(0, channels), second = sums.AsSpan(channels, channels);
+            first.Clear();
+            second.Clear();
+            for (int n = 0; n < shape.Rows; n++)
+                pass.ReduceRow(n, first, second);
+            for (int c = 0; c < channels; c++)
+                pass.Finish(c, (first[c], second[c]));
+            if (pass.Applies)
+                for (int n = 0; n < shape.Rows; n++)
+                    pass.ApplyRow(n);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sums);
         }
     }
 
@@ -169,6 +202,12 @@ internal static unsafe class BatchNormKernel
         bool Applies { get; }
 
         void Apply(int channel, int firstRow, int endRow);
+
+        /// <summary>Adds one row of one value per channel to every channel's sums.</summary>
+        void ReduceRow(int row, Span<double> first, Span<double> second);
+
+        /// <summary>The elementwise pass over one row of one value per channel.</summary>
+        void ApplyRow(int row);
     }
 
     private readonly struct WholeChannel<TPass>(TPass pass, int rows) : IKernelUnit where TPass : struct, IChannelPass
@@ -227,6 +266,17 @@ internal static unsafe class BatchNormKernel
             static (double, double) Square(double d) => (d, d * d);
         }
 
+        public void ReduceRow(int row, Span<double> first, Span<double> second)
+        {
+            ReadOnlySpan<float> values = x.Span.Slice(row * shape.Channels, shape.Channels), shifts = x.Span[..shape.Channels];
+            for (int c = 0; c < values.Length; c++)
+            {
+                double d = values[c] - (double)shifts[c];
+                first[c] += d;
+                second[c] += d * d;
+            }
+        }
+
         public void Finish(int channel, (double First, double Second) sums)
         {
             var moments = Statistics.Moments.FromShiftedSums(shape.ValuesPerChannel, Shift(channel), sums);
@@ -235,6 +285,10 @@ internal static unsafe class BatchNormKernel
         }
 
         public void Apply(int channel, int firstRow, int endRow)
+        {
+        }
+
+        public void ApplyRow(int row)
         {
         }
     }
@@ -250,8 +304,18 @@ internal static unsafe class BatchNormKernel
 
         public (double First, double Second) Reduce(int channel, int firstRow, int endRow) => default;
 
+        public void ReduceRow(int row, Span<double> first, Span<double> second)
+        {
+        }
+
         public void Finish(int channel, (double First, double Second) sums)
         {
+        }
+
+        public void ApplyRow(int row)
+        {
+            var rowRange = new Range(row * shape.Channels, (row + 1) * shape.Channels);
+            TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)x.Span)[rowRange], scale.Span, shift.Span, y.Span[rowRange]);
         }
 
         public void Apply(int channel, int firstRow, int endRow)
@@ -281,6 +345,10 @@ internal static unsafe class BatchNormKernel
         public bool Applies => true;
 
         public (double First, double Second) Reduce(int channel, int firstRow, int endRow) => statistics.Reduce(channel, firstRow, endRow);
+
+        public void ReduceRow(int row, Span<double> first, Span<double> second) => statistics.ReduceRow(row, first, second);
+
+        public void ApplyRow(int row) => affine.ApplyRow(row);
 
         public void Finish(int channel, (double First, double Second) sums)
         {
@@ -323,6 +391,27 @@ internal static unsafe class BatchNormKernel
                 sumDyX += planeDot;
             }
             return (sumDy, sumDyX);
+        }
+
+        public void ReduceRow(int row, Span<double> first, Span<double> second)
+        {
+            var rowRange = new Range(row * shape.Channels, (row + 1) * shape.Channels);
+            ReadOnlySpan<float> gradient = dy.Span[rowRange], input = x.Span[rowRange];
+            for (int c = 0; c < gradient.Length; c++)
+            {
+                first[c] += gradient[c];
+                second[c] += (double)gradient[c] * input[c];
+            }
+        }
+
+        public void ApplyRow(int row)
+        {
+            int channels = shape.Channels;
+            var rowRange = new Range(row * channels, (row + 1) * channels);
+            ReadOnlySpan<float> coefficients = workspace.Span;
+            var output = dx.Span[rowRange];
+            TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)x.Span)[rowRange], coefficients.Slice(channels, channels), coefficients.Slice(2 * channels, channels), output);
+            TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)dy.Span)[rowRange], coefficients[..channels], output, output);
         }
 
         public void Finish(int channel, (double First, double Second) sums)
