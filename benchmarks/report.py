@@ -252,6 +252,7 @@ def main():
     lines += ["", f"Targets met: {len(met)}; missed: {len(missed)}."]
     if missed:
         lines += [""] + [f"- missed: {m}" for m in missed]
+        lines += ["", "Why each kind of miss happens, with the measurements that show it: [README.md, Performance](README.md#performance)."]
 
     # Through ML.NET: where the time goes.
     cursor_diagnostics = [
