@@ -100,4 +100,25 @@ internal sealed class KernelBatch
         for (; i < n; i++)
             y[i] = MathF.FusedMultiplyAdd(x[i], a, b);
     }
+
+    /// <summary>
+    /// The streaming reference with non-temporal stores (y bypasses the caches and is not read for ownership):
+    /// scalar steps until y is 32-byte aligned, then aligned non-temporal vector stores.
+    /// </summary>
+    public static unsafe void StreamingMultiplyAddNonTemporal(ReadOnlySpan<float> x, Span<float> y, float a, float b)
+    {
+        fixed (float* source = x)
+        fixed (float* destination = y)
+        {
+            var va = Vector256.Create(a);
+            var vb = Vector256.Create(b);
+            int n = x.Length, i = 0, step = Vector256<float>.Count;
+            for (; i < n && ((nuint)(destination + i) & 31) != 0; i++)
+                destination[i] = MathF.FusedMultiplyAdd(source[i], a, b);
+            for (; i <= n - step; i += step)
+                Vector256.FusedMultiplyAdd(Vector256.Load(source + i), va, vb).StoreAlignedNonTemporal(destination + i);
+            for (; i < n; i++)
+                destination[i] = MathF.FusedMultiplyAdd(source[i], a, b);
+        }
+    }
 }

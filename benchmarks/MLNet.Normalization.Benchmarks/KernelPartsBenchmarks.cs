@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
 using MLNet.Normalization.BatchNormalization;
 using MLNet.Normalization.Kernels;
@@ -45,6 +46,29 @@ public class KernelPartsBenchmarks
     {
         KernelBatch.StreamingMultiplyAdd(_b.X, _b.Y, 0.0173f, -2.04f);
         KernelBatch.StreamingMultiplyAdd(_b.Dy, _b.Dx, 0.0173f, -2.04f);
+    }
+
+    /// <summary>
+    /// The reference with non-temporal stores: it saves the read-for-ownership of y, but leaves y out of the
+    /// caches for whatever reads it next (compare the two "ThenSum" rows).
+    /// </summary>
+    [Benchmark]
+    public void StreamingMultiplyAddNonTemporal() => KernelBatch.StreamingMultiplyAddNonTemporal(_b.X, _b.Y, 0.0173f, -2.04f);
+
+    /// <summary>The reference, then the next consumer's read of y (a sum).</summary>
+    [Benchmark]
+    public float StreamingMultiplyAddThenSum()
+    {
+        KernelBatch.StreamingMultiplyAdd(_b.X, _b.Y, 0.0173f, -2.04f);
+        return TensorPrimitives.Sum<float>(_b.Y);
+    }
+
+    /// <summary>The non-temporal reference, then the same read of y.</summary>
+    [Benchmark]
+    public float StreamingMultiplyAddNonTemporalThenSum()
+    {
+        KernelBatch.StreamingMultiplyAddNonTemporal(_b.X, _b.Y, 0.0173f, -2.04f);
+        return TensorPrimitives.Sum<float>(_b.Y);
     }
 
     /// <summary>DoubleSums.ShiftedSums over the whole batch: Σd and Σd² in double, one read.</summary>
