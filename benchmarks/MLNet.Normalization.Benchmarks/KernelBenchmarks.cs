@@ -43,6 +43,18 @@ public class KernelBenchmarks
     public void StreamingMultiplyAdd()
         => ForRows(Threads, (first, end) => KernelBatch.StreamingMultiplyAdd(_b.Rows(_b.X, first, end), _b.Rows(_b.Y, first, end), 0.0173f, -2.04f));
 
+    /// <summary>
+    /// The reference over x → y and then dy → dx: four batch-sized buffers, the working set of a training
+    /// forward + backward, the bandwidth reference for it.
+    /// </summary>
+    [Benchmark]
+    public void StreamingMultiplyAddFourBuffers()
+        => ForRows(Threads, (first, end) =>
+        {
+            KernelBatch.StreamingMultiplyAdd(_b.Rows(_b.X, first, end), _b.Rows(_b.Y, first, end), 0.0173f, -2.04f);
+            KernelBatch.StreamingMultiplyAdd(_b.Rows(_b.Dy, first, end), _b.Rows(_b.Dx, first, end), 0.0173f, -2.04f);
+        });
+
     /// <summary>ChannelAffineKernel.Apply row by row (the ML.NET row kernel), rows split over the threads: per-channel input normalization.</summary>
     [Benchmark]
     public void ChannelNormalize()

@@ -38,17 +38,6 @@ public class KernelPartsBenchmarks
     public void StreamingMultiplyAdd() => KernelBatch.StreamingMultiplyAdd(_b.X, _b.Y, 0.0173f, -2.04f);
 
     /// <summary>
-    /// The reference twice over four batch-sized buffers (x → y, then dy → dx), the working set of a training
-    /// forward + backward: more than twice the reference when four buffers no longer stay in cache as two do.
-    /// </summary>
-    [Benchmark]
-    public void StreamingMultiplyAddFourBuffers()
-    {
-        KernelBatch.StreamingMultiplyAdd(_b.X, _b.Y, 0.0173f, -2.04f);
-        KernelBatch.StreamingMultiplyAdd(_b.Dy, _b.Dx, 0.0173f, -2.04f);
-    }
-
-    /// <summary>
     /// The reference with non-temporal stores: it saves the read-for-ownership of y, but leaves y out of the
     /// caches for whatever reads it next (compare the two "ThenSum" rows).
     /// </summary>
