@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Training.Compute;
 
 namespace MLNet.Normalization.Benchmarks;
@@ -28,7 +29,7 @@ public class GemmBenchmarks
     [Benchmark]
     public void Multiply1024()
     {
-        Gemm.MaxDegreeOfParallelism = Threads;
+        ParallelUnits.MaxDegreeOfParallelism = Threads;
         Gemm.Multiply(_a, _b, _c, Size, Size, Size);
     }
 }

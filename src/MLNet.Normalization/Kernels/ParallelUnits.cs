@@ -19,7 +19,10 @@ internal static class ParallelUnits
     [ThreadStatic] private static int t_maxDegreeOfParallelism;
     [ThreadStatic] private static long t_minimumParallelElements;
 
-    /// <summary>The most threads a call on this thread uses; 0 (the default) means <see cref="Environment.ProcessorCount"/>. For tests and measurements.</summary>
+    /// <summary>
+    /// The most threads a call on this thread uses, in every kernel and the GEMM; 0 (the default) means
+    /// <see cref="Environment.ProcessorCount"/>. For tests and measurements.
+    /// </summary>
     internal static int MaxDegreeOfParallelism
     {
         get => t_maxDegreeOfParallelism;
@@ -29,6 +32,9 @@ internal static class ParallelUnits
             t_maxDegreeOfParallelism = value;
         }
     }
+
+    /// <summary>The threads a call on this thread may use: <see cref="MaxDegreeOfParallelism"/>, or every processor.</summary>
+    internal static int ThreadLimit => MaxDegreeOfParallelism == 0 ? Environment.ProcessorCount : MaxDegreeOfParallelism;
 
     /// <summary>Elements from which calls on this thread use several threads; 0 (the default) means 2¹⁷. For tests.</summary>
     internal static long MinimumParallelElements
@@ -45,7 +51,7 @@ internal static class ParallelUnits
     public static void For<TUnit>(TUnit work, int units, long elements) where TUnit : struct, IKernelUnit
     {
         int threads = elements < MinimumParallelElements ? 1
-            : Math.Min(units, MaxDegreeOfParallelism == 0 ? Environment.ProcessorCount : MaxDegreeOfParallelism);
+            : Math.Min(units, ThreadLimit);
         if (threads <= 1)
         {
             for (int unit = 0; unit < units; unit++)

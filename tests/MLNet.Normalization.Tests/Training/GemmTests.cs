@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics.X86;
+using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Training.Compute;
 
 namespace MLNet.Normalization.Tests.Training;
@@ -209,9 +210,9 @@ public class GemmTests
 
         public GemmSettings(GemmKernel kernel, int threads = 0, long minimumParallelWork = 0)
         {
-            (_kernel, _threads, _minimumParallelWork) = (Gemm.KernelOverride, Gemm.MaxDegreeOfParallelism, Gemm.MinimumParallelWork);
+            (_kernel, _threads, _minimumParallelWork) = (Gemm.KernelOverride, ParallelUnits.MaxDegreeOfParallelism, Gemm.MinimumParallelWork);
             Gemm.KernelOverride = kernel;
-            Gemm.MaxDegreeOfParallelism = threads;
+            ParallelUnits.MaxDegreeOfParallelism = threads;
             if (minimumParallelWork > 0)
                 Gemm.MinimumParallelWork = minimumParallelWork;
         }
@@ -219,7 +220,7 @@ public class GemmTests
         public void Dispose()
         {
             Gemm.KernelOverride = _kernel;
-            Gemm.MaxDegreeOfParallelism = _threads;
+            ParallelUnits.MaxDegreeOfParallelism = _threads;
             Gemm.MinimumParallelWork = _minimumParallelWork;
         }
     }

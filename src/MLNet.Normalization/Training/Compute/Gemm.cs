@@ -9,6 +9,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 #endif
 using System.Runtime.Intrinsics.X86;
+using MLNet.Normalization.Kernels;
 
 namespace MLNet.Normalization.Training.Compute;
 
@@ -63,7 +64,6 @@ internal static class Gemm
     private const long DefaultMinimumParallelWork = 1L << 23;
 
     [ThreadStatic] private static GemmKernel t_kernelOverride;
-    [ThreadStatic] private static int t_maxDegreeOfParallelism;
     [ThreadStatic] private static long t_minimumParallelWorkOverride;
     [ThreadStatic] private static Job? t_job;
 
@@ -79,20 +79,6 @@ internal static class Gemm
             if (!IsSupported(value))
                 throw new PlatformNotSupportedException($"The {value} GEMM kernel is not supported on this machine.");
             t_kernelOverride = value;
-        }
-    }
-
-    /// <summary>
-    /// The most threads a call on this thread uses; 0 (the default) means <see cref="Environment.ProcessorCount"/>.
-    /// For tests and measurements.
-    /// </summary>
-    internal static int MaxDegreeOfParallelism
-    {
-        get => t_maxDegreeOfParallelism;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            t_maxDegreeOfParallelism = value;
         }
     }
 
@@ -276,7 +262,7 @@ internal static class Gemm
         bool pooled = false;
         if ((long)m * n * k >= MinimumParallelWork)
         {
-            threads = Math.Min(MaxDegreeOfParallelism == 0 ? Environment.ProcessorCount : MaxDegreeOfParallelism, rowBlocks * maxColumnPanels);
+            threads = Math.Min(ParallelUnits.ThreadLimit, rowBlocks * maxColumnPanels);
             // One call at a time uses the helpers; a concurrent call computes the same result on its own thread.
             if (threads > 1 && !(pooled = Monitor.TryEnter(pool.CallLock)))
                 threads = 1;
