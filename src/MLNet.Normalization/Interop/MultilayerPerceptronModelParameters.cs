@@ -62,18 +62,17 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     {
         if (typeof(TIn) != typeof(VBuffer<float>) || typeof(TOut) != typeof(VBuffer<float>))
             throw Host.Except($"The multilayer perceptron maps VBuffer<float> to VBuffer<float>, not {typeof(TIn).Name} to {typeof(TOut).Name}.");
+        // A mapper per cursor or prediction engine, each with its own activation buffers over the shared layers,
+        // whose inference writes nothing in them: mappers run concurrently without a lock.
+        var network = new Sequential(_network.Layers);
         float[] dense = [];
         ValueMapper<VBuffer<float>, VBuffer<float>> map = (in VBuffer<float> source, ref VBuffer<float> destination) =>
         {
             if (source.Length != Features)
                 throw Host.Except($"Expected {Features} features, got {source.Length}.");
             var editor = VBufferEditor.Create(ref destination, Classes);
-            // The network's buffers are shared; one row at a time.
-            lock (_network)
-            {
-                var values = VectorColumn.Densify(source, ref dense);
-                SoftmaxCrossEntropy.Probabilities(_network.Forward(values, 1, training: false), editor.Values);
-            }
+            var values = VectorColumn.Densify(source, ref dense);
+            SoftmaxCrossEntropy.Probabilities(network.Forward(values, 1, training: false), editor.Values);
             destination = editor.Commit();
         };
         return (ValueMapper<TIn, TOut>)(Delegate)map;

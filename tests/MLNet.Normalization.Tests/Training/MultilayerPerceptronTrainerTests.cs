@@ -108,6 +108,37 @@ public class MultilayerPerceptronTrainerTests
         Assert.Equal(rows.Count(r => r.Label == engine.Predict(r).PredictedLabel), rows.Length);
     }
 
+    [Theory]
+    [InlineData(HiddenNormalization.LayerNorm)]
+    [InlineData(HiddenNormalization.GroupNorm)]
+    [InlineData(HiddenNormalization.BatchNorm)]
+    public async Task PredictionEnginesOnSeveralThreadsAtOnceScoreAsOneEngineDoes(HiddenNormalization normalization)
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Options();
+        options.Normalization = normalization;
+        options.HiddenLayers = [64, 64];
+        var model = Pipeline(ml, options).Fit(ml.Data.LoadFromEnumerable(Blobs(300, 2)));
+        var rows = Blobs(600, 3);
+        var expected = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToArray();
+
+        // One engine per thread, as a service's pool holds them; all start together so their scoring overlaps.
+        const int threads = 4;
+        var scores = new float[rows.Length][];
+        using var start = new Barrier(threads);
+        var workers = Enumerable.Range(0, threads).Select(part => Task.Factory.StartNew(() =>
+        {
+            var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
+            start.SignalAndWait();
+            for (int i = part; i < rows.Length; i += threads)
+                scores[i] = engine.Predict(rows[i]).Score;
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        await Task.WhenAll(workers);
+
+        for (int i = 0; i < rows.Length; i++)
+            Assert.Equal(expected[i], scores[i]);
+    }
+
     [Fact]
     public void ModelLoadsInAFreshProcess()
     {

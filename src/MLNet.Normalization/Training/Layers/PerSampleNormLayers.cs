@@ -1,3 +1,4 @@
+using System.Buffers;
 using MLNet.Normalization.PerSampleNormalization;
 using MLNet.Normalization.Shapes;
 
@@ -65,10 +66,20 @@ public class GroupNormLayer : NormalizationLayer
     private protected override void ForwardTraining(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
         => GroupNormKernel.Forward(input, output, KernelShape(shape), _groups, Gamma, Beta, Epsilon, _mean, _inverseStd);
 
+    /// <summary>The training forward with pooled statistics: inference writes nothing in the layer, so threads can share it.</summary>
     private protected override void ForwardInference(ReadOnlySpan<float> input, Span<float> output, NcsShape shape)
     {
-        EnsureCapacity(shape);
-        ForwardTraining(input, output, shape);
+        int statistics = shape.Rows * _groups;
+        double[] mean = ArrayPool<double>.Shared.Rent(statistics), inverseStd = ArrayPool<double>.Shared.Rent(statistics);
+        try
+        {
+            GroupNormKernel.Forward(input, output, KernelShape(shape), _groups, Gamma, Beta, Epsilon, mean.AsSpan(0, statistics), inverseStd.AsSpan(0, statistics));
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(mean);
+            ArrayPool<double>.Shared.Return(inverseStd);
+        }
     }
 
     private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, NcsShape shape)
