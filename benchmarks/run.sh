@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes BENCHMARKS.md at the repository root:
-#   1. installs Debian's python3-torch (PyTorch 1.13 CPU) and libopenblas0-pthread if python3 cannot import torch
-#      (as root, apt-get update then apt-get install; nothing else is installed);
+#   1. installs whichever of Debian's python3-torch (PyTorch 1.13 CPU), libopenblas0-pthread (its fast BLAS) and
+#      dataset-fashion-mnist (the training epoch's data) is missing (as root, apt-get update then apt-get install);
 #   2. builds benchmarks/MLNet.Normalization.Benchmarks in Release;
 #   3. fits ML.NET's NormalizeMeanVariance model the cursor benchmarks read, unless an earlier run left it in
 #      BenchmarkDotNet.Artifacts/fitted/ (about 6 minutes on 2 cores: Microsoft.ML's fit is quadratic in the vector length);
 #   4. runs every BenchmarkDotNet class in process (JSON, CSV and markdown under BenchmarkDotNet.Artifacts/results);
 #   5. runs benchmarks/torch_reference.py (2 threads) into BenchmarkDotNet.Artifacts/torch_reference.json;
-#   6. joins both with benchmarks/report.py into one table, printed and written to BENCHMARKS.md.
+#   6. joins both with benchmarks/report.py into one table, printed and written to BENCHMARKS.md;
+#   7. times one Fashion-MNIST epoch of the MLP, ours and PyTorch's, and appends that table.
 # Usage: bash benchmarks/run.sh   (from anywhere; about 12 minutes on 2 cores once the model is fitted, 17 the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +18,15 @@ ARTIFACTS=BenchmarkDotNet.Artifacts
 PROJECT=benchmarks/MLNet.Normalization.Benchmarks
 DLL=$PROJECT/bin/Release/net10.0/MLNet.Normalization.Benchmarks.dll
 
-if ! "$PYTHON" -c "import torch" 2>/dev/null; then
-    echo "run.sh: installing python3-torch and libopenblas0-pthread" >&2
+FASHION=/usr/share/datasets/fashion-mnist
+MISSING=()
+"$PYTHON" -c "import torch" 2>/dev/null || MISSING+=(python3-torch)
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || MISSING+=(libopenblas0-pthread)
+[ -d "$FASHION" ] || MISSING+=(dataset-fashion-mnist)
+if [ ${#MISSING[@]} -gt 0 ]; then
+    echo "run.sh: installing ${MISSING[*]}" >&2
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch libopenblas0-pthread
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${MISSING[@]}"
 fi
 
 dotnet build -c Release "$PROJECT" -nologo -v quiet
@@ -40,7 +46,6 @@ DOTNET_TC_CallCountingDelayMs=0 dotnet "$DLL" --filter '*' --artifacts "$ARTIFAC
 "$PYTHON" benchmarks/report.py "$ARTIFACTS" "$ARTIFACTS/torch_reference.json" BENCHMARKS.md "$COMMAND"
 
 # Training: one Fashion-MNIST epoch of the MLP per normalization, ours and PyTorch's, back to back (needs the full data set).
-FASHION=/usr/share/datasets/fashion-mnist
 if [ -d "$FASHION" ]; then
     {
         echo
