@@ -38,28 +38,13 @@ internal sealed record ExperimentSettings(
         var source = FashionMnistSource.Select(full, options.GetString("data"));
 
         return new ExperimentSettings(
-            Experiments: ParseExperiments(options.GetString("experiments")),
+            Experiments: options.GetList("experiments", AllExperiments.Select(e => (e, e)).ToList()),
             Epochs: options.GetInt("epochs", DefaultEpochs, min: 1, max: 1000),
-            TrainCount: OptionalCount(options, "train-count"),
-            TestCount: OptionalCount(options, "test-count"),
+            TrainCount: options.GetOptionalInt("train-count", MinimumRows, 60_000),
+            TestCount: options.GetOptionalInt("test-count", MinimumRows, 60_000),
             OutputFolder: Path.GetFullPath(options.GetString("output") ?? "output"),
             DataFolder: source.Folder,
             DataName: source.Name,
             Seed: options.GetInt("seed", DefaultSeed, min: 0, max: int.MaxValue));
     }
-
-    private static IReadOnlyList<string> ParseExperiments(string? text)
-    {
-        if (text is null)
-            return AllExperiments;
-        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var unknown = names.Where(n => !AllExperiments.Contains(n)).ToList();
-        if (names.Length == 0 || unknown.Count > 0)
-            throw new CommandLineException(
-                $"--experiments takes a comma-separated list of {string.Join(", ", AllExperiments)}; got '{text}'.");
-        return AllExperiments.Where(names.Contains).ToList();
-    }
-
-    private static int? OptionalCount(CommandLine options, string name)
-        => options.GetString(name) is null ? null : options.GetInt(name, 0, MinimumRows, 60_000);
 }

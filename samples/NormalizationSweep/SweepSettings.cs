@@ -34,30 +34,15 @@ internal sealed record SweepSettings(
             return null;
         var images = FashionMnistSource.Select(full, options.GetString("data"));
         return new SweepSettings(
-            Tasks: ParseList("tasks", options.GetString("tasks"), SweepTask.All.Select(t => (t, t)).ToList()),
-            Trainers: ParseList("trainers", options.GetString("trainers"), PipelineGrid.TrainerOptions),
+            Tasks: options.GetList("tasks", SweepTask.All.Select(t => (t, t)).ToList()),
+            Trainers: options.GetList("trainers", PipelineGrid.TrainerOptions),
             Folds: options.GetInt("folds", DefaultFolds, min: 2, max: 20),
             Epochs: options.GetInt("epochs", DefaultEpochs, min: 1, max: 1000),
-            TrainCount: OptionalCount(options, "train-count"),
-            TestCount: OptionalCount(options, "test-count"),
+            TrainCount: options.GetOptionalInt("train-count", MinimumImages, 60_000),
+            TestCount: options.GetOptionalInt("test-count", MinimumImages, 60_000),
             OutputFolder: Path.GetFullPath(options.GetString("output") ?? "output"),
             ImageFolder: images.Folder,
             ImageDataName: images.Name,
             Seed: options.GetInt("seed", DefaultSeed, min: 0, max: int.MaxValue));
     }
-
-    /// <summary>The comma-separated <paramref name="text"/> as values, in <paramref name="choices"/>' order; all when null.</summary>
-    private static IReadOnlyList<T> ParseList<T>(string option, string? text, IReadOnlyList<(string Name, T Value)> choices)
-    {
-        if (text is null)
-            return choices.Select(c => c.Value).ToList();
-        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (names.Length == 0 || names.Any(n => !choices.Any(c => c.Name == n)))
-            throw new CommandLineException(
-                $"--{option} takes a comma-separated list of {string.Join(", ", choices.Select(c => c.Name))}; got '{text}'.");
-        return choices.Where(c => names.Contains(c.Name)).Select(c => c.Value).ToList();
-    }
-
-    private static int? OptionalCount(CommandLine options, string name)
-        => options.GetString(name) is null ? null : options.GetInt(name, 0, MinimumImages, 60_000);
 }

@@ -60,4 +60,25 @@ public sealed class CommandLine
             throw new CommandLineException($"--{name} must be an integer from {min} to {max}, got '{text}'.");
         return value;
     }
+
+    /// <summary>The integer value of <c>--<paramref name="name"/></c> in [<paramref name="min"/>, <paramref name="max"/>], or null when not given.</summary>
+    /// <exception cref="CommandLineException">The value is not an integer in range.</exception>
+    public int? GetOptionalInt(string name, int min, int max)
+        => _values.ContainsKey(name) ? GetInt(name, 0, min, max) : null;
+
+    /// <summary>
+    /// The values named by the comma-separated <c>--<paramref name="name"/></c>, in <paramref name="choices"/>' order;
+    /// every choice when not given.
+    /// </summary>
+    /// <exception cref="CommandLineException">The list is empty or names something not among the choices.</exception>
+    public IReadOnlyList<T> GetList<T>(string name, IReadOnlyList<(string Name, T Value)> choices)
+    {
+        if (!_values.TryGetValue(name, out var text))
+            return choices.Select(c => c.Value).ToList();
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0 || names.Any(n => !choices.Any(c => c.Name == n)))
+            throw new CommandLineException(
+                $"--{name} takes a comma-separated list of {string.Join(", ", choices.Select(c => c.Name))}; got '{text}'.");
+        return choices.Where(c => names.Contains(c.Name)).Select(c => c.Value).ToList();
+    }
 }

@@ -116,6 +116,7 @@ internal static class GroupNormKernel
         ReadOnlySpan<double> mean, ReadOnlySpan<double> inverseStd, Span<float> gammaGradient, Span<float> betaGradient)
     {
         shape.CheckLength(dy.Length, nameof(dy));
+        shape.CheckLength(x.Length, nameof(x));
         shape.CheckLength(dx.Length, nameof(dx));
         CheckGroups(shape.Channels, groups);
         int groupChannels = shape.Channels / groups;

@@ -24,15 +24,7 @@ public static class SoftmaxCrossEntropy
                 throw new ArgumentOutOfRangeException(nameof(labels), label, $"Label {label} of row {n} is not a class in 0..{classes - 1}.");
             var z = logits.Slice(n * classes, classes);
             var gradient = logitsGradient.Slice(n * classes, classes);
-            int argMax = 0;
-            float max = z[0];
-            for (int k = 1; k < classes; k++)
-                if (z[k] > max)
-                    (max, argMax) = (z[k], k);
-            double sum = 0;
-            for (int k = 0; k < classes; k++)
-                sum += Math.Exp(z[k] - max);
-            double logSum = Math.Log(sum) + max;
+            double logSum = LogSumExp(z, out int argMax);
             loss += logSum - z[label];
             for (int k = 0; k < classes; k++)
                 gradient[k] = (float)((Math.Exp(z[k] - logSum) - (k == label ? 1 : 0)) / rows);
@@ -42,18 +34,27 @@ public static class SoftmaxCrossEntropy
         return loss / rows;
     }
 
-    /// <summary>probabilities = softmax(logits) = exp(z − max z) / Σ exp(z − max z), in double; spans of equal length.</summary>
+    /// <summary>probabilities = softmax(logits) = exp(z − log Σ exp z), in double; spans of equal length.</summary>
     public static void Probabilities(ReadOnlySpan<float> logits, Span<float> probabilities)
     {
         if (logits.IsEmpty || probabilities.Length != logits.Length)
             throw new ArgumentException($"Expected as many probabilities as logits (at least one), got {probabilities.Length} and {logits.Length}.");
-        float max = logits[0];
-        foreach (float z in logits)
-            max = Math.Max(max, z);
+        double logSum = LogSumExp(logits, out _);
+        for (int k = 0; k < logits.Length; k++)
+            probabilities[k] = (float)Math.Exp(logits[k] - logSum);
+    }
+
+    /// <summary>log Σ exp z, shifted by max z so no exponent overflows; <paramref name="argMax"/> is the first largest logit.</summary>
+    private static double LogSumExp(ReadOnlySpan<float> z, out int argMax)
+    {
+        argMax = 0;
+        float max = z[0];
+        for (int k = 1; k < z.Length; k++)
+            if (z[k] > max)
+                (max, argMax) = (z[k], k);
         double sum = 0;
-        for (int k = 0; k < logits.Length; k++)
-            sum += Math.Exp(logits[k] - max);
-        for (int k = 0; k < logits.Length; k++)
-            probabilities[k] = (float)(Math.Exp(logits[k] - max) / sum);
+        foreach (float value in z)
+            sum += Math.Exp(value - max);
+        return Math.Log(sum) + max;
     }
 }
