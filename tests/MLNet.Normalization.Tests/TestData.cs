@@ -33,7 +33,8 @@ internal static class TestData
         for (int i = 0; i < expected.Length; i++)
         {
             double error = Math.Abs(expected[i] - actual[i]);
-            if (error > absolute + relative * Math.Abs(expected[i]))
+            // Written so that a NaN error fails too.
+            if (!(error <= absolute + relative * Math.Abs(expected[i])))
                 Assert.Fail($"{what}: element {i} is {actual[i]:R}, expected {expected[i]:R} (error {error:E2}).");
         }
     }

@@ -40,6 +40,20 @@ public class NetworkTests
         Assert.Equal(Math.Exp(1) / sum / 2, gradient[0], 1e-6);
     }
 
+    [Fact]
+    public void SoftmaxProbabilitiesMatchTheFormulaAndDoNotOverflow()
+    {
+        var probabilities = new float[3];
+        SoftmaxCrossEntropy.Probabilities([1, 2, 3], probabilities);
+        double sum = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
+        TestData.AssertClose([Math.Exp(1) / sum, Math.Exp(2) / sum, Math.Exp(3) / sum], probabilities, 1e-7, 1e-6, "softmax([1, 2, 3])");
+
+        // exp(1000) overflows double; softmax is shift-invariant, so these equal softmax([0, 1, −1]).
+        SoftmaxCrossEntropy.Probabilities([1000, 1001, 999], probabilities);
+        double shifted = 1 + Math.E + 1 / Math.E;
+        TestData.AssertClose([1 / shifted, Math.E / shifted, 1 / Math.E / shifted], probabilities, 1e-7, 1e-6, "softmax([1000, 1001, 999])");
+    }
+
     /// <summary>Central differences of the network's loss against Backward, for every parameter of a small network.</summary>
     [Theory]
     [InlineData(HiddenNormalization.None)]
