@@ -62,7 +62,7 @@ internal sealed class KernelBatch
     public Span<float> Rows(float[] buffer, int first, int end) => buffer.AsSpan(first * Shape.RowLength, (end - first) * Shape.RowLength);
 
     /// <summary>Group count of the group-norm case: min(32, C), lowered until it divides C (32 for C = 64, 3 for C = 3).</summary>
-    public static int GroupsFor(int channels)
+    private static int GroupsFor(int channels)
     {
         int groups = Math.Min(32, channels);
         while (channels % groups != 0)

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using BatchNormExperiments;
 using Samples.Common;
 
-
 const string Usage = """
     BatchNormExperiments: reproduces the normalization survey's claims on Fashion-MNIST with the library's trainer
     (MLP 784-256-256-10, SGD lr 0.01, momentum 0.9, fixed seeds), and compares their directions with PyTorch 1.13:

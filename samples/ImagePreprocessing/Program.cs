@@ -1,7 +1,6 @@
 using ImagePreprocessing;
 using Samples.Common;
 
-
 const string Usage = """
     ImagePreprocessing: runs ML.NET's image chain LoadImages -> ResizeImages -> ExtractPixels, then the
     MLNet.Normalization input normalizers, on a folder of images. Compares ImageNet and fitted per-channel

@@ -3,7 +3,6 @@ using Microsoft.ML;
 using NormalizationSweep;
 using Samples.Common;
 
-
 const string Usage = """
     NormalizationSweep: an AutoML-style search over normalizers and trainers. For an image task (Fashion-MNIST pixel
     vectors) and a tabular task (UCI Wine), cross-validates every pipeline of the grid
