@@ -24,7 +24,7 @@ public class BatchNormBadInputTests
         Assert.Contains("batch 3 (1 row) has 1", error.Message);
 
         // One row of (C, S) with S > 1 is fine, as in PyTorch.
-        _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { BatchSize = 2 }).Fit(Rows(5, 4, 3));
+        _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { BatchSize = 2, Layout = ChannelLayout.ChannelsFirst }).Fit(Rows(5, 4, 3));
         Assert.Throws<InvalidOperationException>(() => _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { FitMode = BatchNormFitMode.Exact }).Fit(Rows(1, 4)));
     }
 
@@ -112,7 +112,7 @@ public class BatchNormBadInputTests
     [Fact]
     public void GroupsMustDivideTheChannels()
     {
-        var error = Assert.ThrowsAny<ArgumentException>(() => _ml.Transforms.GroupNorm("Out", TestData.Column, groups: 4).Fit(Rows(2, 6, 5)));
+        var error = Assert.ThrowsAny<ArgumentException>(() => _ml.Transforms.GroupNorm("Out", TestData.Column, groups: 4, layout: ChannelLayout.ChannelsFirst).Fit(Rows(2, 6, 5)));
         Assert.Contains("Schema mismatch for input column 'Pixels'", error.Message);
         Assert.Contains("4 groups do not divide its 6 channels", error.Message);
     }

@@ -48,7 +48,7 @@ public class BatchNormTransformTests
             BatchSize = c.GetProperty("batch_size").GetInt32(),
             FitMode = momentum.ValueKind == JsonValueKind.Null ? BatchNormFitMode.Cumulative : BatchNormFitMode.MovingAverage,
             Momentum = momentum.ValueKind == JsonValueKind.Null ? 0.1 : momentum.GetDouble(),
-            ChannelsLast = channelsLast,
+            Layout = channelsLast ? ChannelLayout.ChannelsLast : ChannelLayout.Auto,
         };
     }
 
@@ -119,7 +119,7 @@ public class BatchNormTransformTests
         var parameters = BatchNormParameters.FromKeras(c.GetProperty("running_mean").Floats(), c.GetProperty("running_var").Floats(),
             c.GetProperty("gamma").Floats(), c.GetProperty("beta").Floats(), c.GetProperty("eps").GetSingle());
 
-        var output = TestData.Read(ml.Transforms.BatchNorm("Out", TestData.Column, parameters, channelsLast: true).Fit(data).Transform(data), "Out");
+        var output = TestData.Read(ml.Transforms.BatchNorm("Out", TestData.Column, parameters, ChannelLayout.ChannelsLast).Fit(data).Transform(data), "Out");
 
         AssertChannelsLastClose(c.GetProperty("output_float64").Doubles(), output, channels, spatial, name);
     }
@@ -172,8 +172,8 @@ public class BatchNormTransformTests
         var gamma = c.GetProperty("gamma").Floats();
         var beta = c.GetProperty("beta").Floats();
         var estimator = c.GetProperty("op").GetString() == "instance"
-            ? ml.Transforms.InstanceNorm("Out", TestData.Column, 1e-5f, gamma, beta, channelsLast: true)
-            : ml.Transforms.GroupNorm("Out", TestData.Column, c.GetProperty("groups").GetInt32(), 1e-5f, gamma, beta, channelsLast: true);
+            ? ml.Transforms.InstanceNorm("Out", TestData.Column, 1e-5f, gamma, beta, ChannelLayout.ChannelsLast)
+            : ml.Transforms.GroupNorm("Out", TestData.Column, c.GetProperty("groups").GetInt32(), 1e-5f, gamma, beta, ChannelLayout.ChannelsLast);
 
         var output = TestData.Read(estimator.Fit(data).Transform(data), "Out");
 

@@ -28,7 +28,7 @@ public class PersistenceTests
             .Append(ml.Transforms.BatchNorm("GivenBatchNorm", TestData.Column, BatchNormParameters.FromOnnx([1f, 2f, 3f], [0f, 1f, -1f], [100f, 120f, 140f], [900f, 1000f, 1100f])))
             .Append(ml.Transforms.LayerNorm("LayerNorm", "Fitted", normalizedDimensions: 2))
             .Append(ml.Transforms.InstanceNorm("InstanceNorm", "Fitted", gamma: [1f, 2f, 3f], beta: [0f, 0.5f, 1f]))
-            .Append(ml.Transforms.GroupNorm("GroupNorm", "Fitted", groups: 3, channelsLast: false));
+            .Append(ml.Transforms.GroupNorm("GroupNorm", "Fitted", groups: 3, layout: ChannelLayout.ChannelsFirst));
 
     private static readonly string[] OutputColumns = ["Fitted", "Scaled", "Caffe", "Restored", "BatchNorm", "GivenBatchNorm", "LayerNorm", "InstanceNorm", "GroupNorm"];
 

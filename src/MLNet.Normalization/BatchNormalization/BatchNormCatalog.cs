@@ -27,10 +27,14 @@ public static class BatchNormCatalog
     /// <param name="outputColumnName">The column to write.</param>
     /// <param name="inputColumnName">The known-size float vector column to read; null for <paramref name="outputColumnName"/>.</param>
     /// <param name="parameters">Running mean and variance, γ, β and ε, one value per channel.</param>
-    /// <param name="channelsLast">True when the channel is the last dimension (H, W, C); default false.</param>
-    public static BatchNormEstimator BatchNorm(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName, BatchNormParameters parameters, bool channelsLast = false)
+    /// <param name="layout">
+    /// Where the channel dimension is; default <see cref="ChannelLayout.Auto"/>: the end of the column's dimensions whose size is the
+    /// channel count, and a column of unknown shape only when its length is the channel count (PyTorch's <c>BatchNorm1d(C)</c> on (N, C)).
+    /// </param>
+    public static BatchNormEstimator BatchNorm(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName, BatchNormParameters parameters,
+        ChannelLayout layout = ChannelLayout.Auto)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return new(catalog.GetEnvironment(), outputColumnName, inputColumnName, parameters, channelsLast);
+        return new(catalog.GetEnvironment(), outputColumnName, inputColumnName, parameters, layout);
     }
 }

@@ -41,13 +41,18 @@ public sealed class BatchNormOptions
     /// <summary>Per-channel shift β; null for 0.</summary>
     public float[]? Beta { get; set; }
 
-    /// <summary>True when the channel is the last dimension (H, W, C); default false: the first, (C), (C, L) or (C, H, W).</summary>
-    public bool ChannelsLast { get; set; }
+    /// <summary>
+    /// Where the channel dimension is; default <see cref="ChannelLayout.Auto"/>: read from the column's dimensions,
+    /// and a column of unknown shape is (C), one value per channel (PyTorch's <c>BatchNorm1d</c> on (N, C)).
+    /// </summary>
+    public ChannelLayout Layout { get; set; } = ChannelLayout.Auto;
 
     internal void Validate()
     {
         if (!Enum.IsDefined(FitMode))
-            throw new ArgumentOutOfRangeException(nameof(FitMode), FitMode, "Unknown fit mode.");
+            throw new ArgumentOutOfRangeException(nameof(FitMode), FitMode, $"Unknown fit mode {(int)FitMode}.");
+        if (!Enum.IsDefined(Layout))
+            throw new ArgumentOutOfRangeException(nameof(Layout), Layout, $"Unknown channel layout {(int)Layout}.");
         if (BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize must be at least 1, got {BatchSize}.");
         if (!(Momentum > 0 && Momentum <= 1))

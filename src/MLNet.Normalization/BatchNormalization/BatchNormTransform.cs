@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.BatchNormalization;
 using MLNet.Normalization.Interop;
+using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;
 
@@ -20,14 +21,15 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
     {
         options.Validate();
         _options = options;
-        _layout = options.ChannelsLast ? ChannelLayout.ChannelsLast : ChannelLayout.ChannelsFirst;
+        _layout = options.Layout;
     }
 
-    internal BatchNormEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, BatchNormParameters parameters, bool channelsLast)
+    internal BatchNormEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, BatchNormParameters parameters, ChannelLayout layout)
         : base(env, nameof(BatchNormEstimator), outputColumnName, inputColumnName)
     {
+        ChannelLayouts.Check(layout, nameof(layout));
         _parameters = parameters;
-        _layout = channelsLast ? ChannelLayout.ChannelsLast : ChannelLayout.ChannelsFirst;
+        _layout = layout;
     }
 
     private protected override BatchNormTransformer FitCore(IDataView input)
@@ -36,7 +38,7 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
     private BatchNormParameters FitParameters(IDataView input, BatchNormOptions options)
     {
         int channels = options.Gamma?.Length ?? options.Beta?.Length ?? 0;
-        var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels, _layout);
+        var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels, _layout, flatVectorIsChannels: true);
         var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum);
         const string what = "batch-norm running statistics";
         VectorColumn.ForEachFiniteRow(input, InputColumnName, what, (_, values) => fitter.Add(values));
@@ -62,14 +64,24 @@ public sealed class BatchNormTransformer : ChannelAffineTransformerBase, ILoadab
     private static readonly ModelFormat Format = new("BATCHNRM", LoaderSignature, ModelFormat.InitialVersion);
     static ModelFormat ILoadableTransformer<BatchNormTransformer>.Format => Format;
 
-    internal BatchNormTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, BatchNormParameters parameters, ChannelLayout layout)
+    // Format 1 wrote ChannelsFirst for the default layout, which read a column of unknown shape as (C, S) for any S.
+    private readonly bool _unshapedIsChannelsOnly;
+
+    internal BatchNormTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, BatchNormParameters parameters, ChannelLayout layout,
+        bool unshapedIsChannelsOnly = false)
         : base(env, Format, outputColumnName, inputColumnName, BatchNormMaps.ForInference(parameters), layout)
     {
         Parameters = parameters;
+        _unshapedIsChannelsOnly = unshapedIsChannelsOnly;
     }
 
     /// <summary>The running statistics, γ, β and ε, given or fitted.</summary>
     public BatchNormParameters Parameters { get; }
+
+    // With Auto, a column of unknown shape is (C) only when its length is C, as PyTorch's BatchNorm1d(C) refuses (N, L) for L ≠ C.
+    private protected override ChannelGeometry? TryResolveGeometry(ReadOnlySpan<int> dimensions, int length, out string error)
+        => ChannelGeometry.TryResolve(dimensions, length, Parameters.Channels,
+            _unshapedIsChannelsOnly && dimensions.Length < 2 ? ChannelLayout.Auto : Layout, out error, flatVectorIsChannels: true);
 
     // *** Binary format ***
     // int: number of channels C
@@ -95,6 +107,8 @@ public sealed class BatchNormTransformer : ChannelAffineTransformerBase, ILoadab
         int channels = reader.ReadCount();
         var parameters = new BatchNormParameters(reader.ReadSingleArray(channels), reader.ReadSingleArray(channels),
             reader.ReadSingleArray(channels), reader.ReadSingleArray(channels), reader.ReadSingle());
-        return new(env, columns.OutputColumnName, columns.InputColumnName, parameters, reader.ReadEnum<ChannelLayout>());
+        var layout = reader.ReadEnum<ChannelLayout>();
+        return new(env, columns.OutputColumnName, columns.InputColumnName, parameters, layout,
+            unshapedIsChannelsOnly: versionWritten == ModelFormat.InitialVersion && layout == ChannelLayout.ChannelsFirst);
     }
 }

@@ -20,6 +20,7 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
         : base(env, nameof(ChannelNormalizingEstimator), outputColumnName, inputColumnName)
     {
         InputNormalizationMaps.CheckMaxPixelValue(maxPixelValue);
+        ChannelLayouts.Check(layout, nameof(layout));
         _statistics = statistics;
         _maxPixelValue = maxPixelValue;
         _layout = layout;

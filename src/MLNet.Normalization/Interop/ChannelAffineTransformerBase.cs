@@ -17,6 +17,7 @@ public abstract class ChannelAffineTransformerBase : NormalizingTransformerBase
         ChannelAffineMap map, ChannelLayout layout)
         : base(env, format, outputColumnName, inputColumnName)
     {
+        ChannelLayouts.Check(layout, nameof(layout));
         _map = map;
         Layout = layout;
     }

@@ -34,9 +34,10 @@ internal static class VectorColumn
     /// How the column splits into channels (see <see cref="ChannelGeometry.TryResolve"/>), or a schema-mismatch
     /// error that names the column, what was expected and what the column is.
     /// </summary>
-    public static ChannelGeometry ResolveGeometry(IExceptionContext ectx, DataViewSchema schema, string columnName, int channels, ChannelLayout layout)
+    public static ChannelGeometry ResolveGeometry(IExceptionContext ectx, DataViewSchema schema, string columnName, int channels, ChannelLayout layout,
+        bool flatVectorIsChannels = false)
         => ResolveGeometry(ectx, schema, columnName, channels > 1 ? $"with {channels} channels" : channels == 0 ? "with a channel dimension" : "",
-            (ReadOnlySpan<int> dimensions, int length, out string error) => ChannelGeometry.TryResolve(dimensions, length, channels, layout, out error));
+            (ReadOnlySpan<int> dimensions, int length, out string error) => ChannelGeometry.TryResolve(dimensions, length, channels, layout, out error, flatVectorIsChannels));
 
     /// <summary>The geometry <paramref name="resolve"/> finds for the column, or a schema-mismatch error with its reason.</summary>
     public static ChannelGeometry ResolveGeometry(IExceptionContext ectx, DataViewSchema schema, string columnName, string expectedShape, GeometryResolver resolve)

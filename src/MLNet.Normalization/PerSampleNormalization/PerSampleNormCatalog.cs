@@ -45,10 +45,10 @@ public static class PerSampleNormCatalog
     /// <param name="epsilon">ε, positive; default 1e-5.</param>
     /// <param name="gamma">Per-channel scale; null for 1.</param>
     /// <param name="beta">Per-channel shift; null for 0.</param>
-    /// <param name="channelsLast">True when the channel is the last dimension (H, W, C); default false.</param>
+    /// <param name="layout">Where the channel dimension is; default <see cref="ChannelLayout.Auto"/> (see <see cref="GroupNorm"/>).</param>
     public static GroupNormEstimator InstanceNorm(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
-        float epsilon = 1e-5f, float[]? gamma = null, float[]? beta = null, bool channelsLast = false)
-        => new(catalog.GetEnvironment(), outputColumnName, inputColumnName, GroupNormTransformer.OneGroupPerChannel, epsilon, gamma, beta, channelsLast);
+        float epsilon = 1e-5f, float[]? gamma = null, float[]? beta = null, ChannelLayout layout = ChannelLayout.Auto)
+        => new(catalog.GetEnvironment(), outputColumnName, inputColumnName, GroupNormTransformer.OneGroupPerChannel, epsilon, gamma, beta, layout);
 
     /// <summary>
     /// Group normalization: each row's C channels split into <paramref name="groups"/> groups normalized on their own over
@@ -61,12 +61,16 @@ public static class PerSampleNormCatalog
     /// <param name="epsilon">ε, positive; default 1e-5.</param>
     /// <param name="gamma">Per-channel scale; null for 1.</param>
     /// <param name="beta">Per-channel shift; null for 0.</param>
-    /// <param name="channelsLast">True when the channel is the last dimension (H, W, C); default false.</param>
+    /// <param name="layout">
+    /// Where the channel dimension is; default <see cref="ChannelLayout.Auto"/>: the end of the column's dimensions whose size is the
+    /// channel count (γ's length; without γ, the end whose size is 1, 3 or 4 while the other's is not), and a column of unknown shape
+    /// is (C). Pass <see cref="ChannelLayout.ChannelsFirst"/> for a (C, H, W) feature map whose channel count Auto cannot tell.
+    /// </param>
     public static GroupNormEstimator GroupNorm(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null, int groups = 32,
-        float epsilon = 1e-5f, float[]? gamma = null, float[]? beta = null, bool channelsLast = false)
+        float epsilon = 1e-5f, float[]? gamma = null, float[]? beta = null, ChannelLayout layout = ChannelLayout.Auto)
     {
         if (groups <= 0)
             throw new ArgumentOutOfRangeException(nameof(groups), groups, $"groups must be positive, got {groups}.");
-        return new(catalog.GetEnvironment(), outputColumnName, inputColumnName, groups, epsilon, gamma, beta, channelsLast);
+        return new(catalog.GetEnvironment(), outputColumnName, inputColumnName, groups, epsilon, gamma, beta, layout);
     }
 }

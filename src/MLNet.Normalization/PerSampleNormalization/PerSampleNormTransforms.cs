@@ -104,11 +104,11 @@ public sealed class LayerNormTransformer : NormalizingTransformerBase, ILoadable
     }
 }
 
-/// <summary>Group or instance normalization; see <see cref="PerSampleNormCatalog.GroupNorm(TransformsCatalog, string, string?, int, float, float[], float[], bool)"/>.</summary>
+/// <summary>Group or instance normalization; see <see cref="PerSampleNormCatalog.GroupNorm(TransformsCatalog, string, string?, int, float, float[], float[], ChannelLayout)"/>.</summary>
 public sealed class GroupNormEstimator : TrivialNormalizingEstimator<GroupNormTransformer>
 {
-    internal GroupNormEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, int groups, float epsilon, float[]? gamma, float[]? beta, bool channelsLast)
-        : base(env, nameof(GroupNormEstimator), new GroupNormTransformer(env, outputColumnName, inputColumnName, groups, epsilon, gamma, beta, channelsLast))
+    internal GroupNormEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, int groups, float epsilon, float[]? gamma, float[]? beta, ChannelLayout layout)
+        : base(env, nameof(GroupNormEstimator), new GroupNormTransformer(env, outputColumnName, inputColumnName, groups, epsilon, gamma, beta, layout))
     {
     }
 }
@@ -131,15 +131,21 @@ public sealed class GroupNormTransformer : NormalizingTransformerBase, ILoadable
     private readonly float[] _gamma;
     private readonly float[] _beta;
 
-    internal GroupNormTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, int groups, float epsilon, float[]? gamma, float[]? beta, bool channelsLast)
+    // Format 1 wrote ChannelsFirst for the default layout, which read a column of unknown shape as (C, S) for any S.
+    private readonly bool _unshapedIsChannelsOnly;
+
+    internal GroupNormTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, int groups, float epsilon, float[]? gamma, float[]? beta,
+        ChannelLayout layout, bool unshapedIsChannelsOnly = false)
         : base(env, Format, outputColumnName, inputColumnName)
     {
+        ChannelLayouts.Check(layout, nameof(layout));
         if (groups < 0)
             throw new ArgumentOutOfRangeException(nameof(groups), groups, $"groups must be positive, got {groups}.");
         (_gamma, _beta) = PerSampleAffine.Check(epsilon, gamma, beta);
         Groups = groups;
         Epsilon = epsilon;
-        Layout = channelsLast ? ChannelLayout.ChannelsLast : ChannelLayout.ChannelsFirst;
+        Layout = layout;
+        _unshapedIsChannelsOnly = unshapedIsChannelsOnly;
     }
 
     /// <summary>The number of channel groups; <see cref="OneGroupPerChannel"/> for instance normalization.</summary>
@@ -157,7 +163,7 @@ public sealed class GroupNormTransformer : NormalizingTransformerBase, ILoadable
     /// <summary>Per-channel shift β; empty for none.</summary>
     public IReadOnlyList<float> Beta => _beta;
 
-    /// <summary>Where the channel dimension is.</summary>
+    /// <summary>Where the channel dimension is; <see cref="ChannelLayout.Auto"/> reads it from the column's dimensions.</summary>
     public ChannelLayout Layout { get; }
 
     private protected override int ParameterChannels => _gamma.Length;
@@ -167,7 +173,8 @@ public sealed class GroupNormTransformer : NormalizingTransformerBase, ILoadable
 
     private protected override ChannelGeometry? TryResolveGeometry(ReadOnlySpan<int> dimensions, int length, out string error)
     {
-        var geometry = ChannelGeometry.TryResolve(dimensions, length, _gamma.Length, Layout, out error);
+        var layout = _unshapedIsChannelsOnly && dimensions.Length < 2 ? ChannelLayout.Auto : Layout;
+        var geometry = ChannelGeometry.TryResolve(dimensions, length, _gamma.Length, layout, out error, flatVectorIsChannels: true);
         if (geometry is not { } g)
             return null;
         if (IsInstanceNorm && g.SpatialSize < 2)
@@ -202,6 +209,7 @@ public sealed class GroupNormTransformer : NormalizingTransformerBase, ILoadable
         float epsilon = reader.ReadSingle();
         var (gamma, beta) = PerSampleAffine.Read(reader);
         var layout = reader.ReadEnum<ChannelLayout>();
-        return new(env, columns.OutputColumnName, columns.InputColumnName, groups, epsilon, gamma, beta, layout == ChannelLayout.ChannelsLast);
+        return new(env, columns.OutputColumnName, columns.InputColumnName, groups, epsilon, gamma, beta, layout,
+            unshapedIsChannelsOnly: versionWritten == ModelFormat.InitialVersion && layout == ChannelLayout.ChannelsFirst);
     }
 }

@@ -14,10 +14,29 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
     /// <summary>
     /// Resolves the geometry of a vector of <paramref name="length"/> elements with dimensions
     /// <paramref name="dimensions"/> (empty when unknown). <paramref name="channels"/> is the expected channel
-    /// count, or 0 to infer it from the dimensions. Returns null and a reason in <paramref name="error"/> when the
-    /// shape does not fit; the reason says how to fix it.
+    /// count, or 0 to infer it from the dimensions; <paramref name="flatVectorIsChannels"/> infers a vector of
+    /// unknown shape as (C), one value per channel (PyTorch's (N, C) input of the normalization layers). Leading
+    /// dimensions of size 1 are the single row's batch dimension, as in an ONNX model's (1, C, H, W) output: they
+    /// are dropped while more than three dimensions remain (or two, when <paramref name="flatVectorIsChannels"/>), and
+    /// a leading 1 that cannot be the channel dimension is dropped too ((1, C) and (1, C, L)). Returns null and a reason in <paramref name="error"/> when the shape
+    /// does not fit; the reason says how to fix it.
     /// </summary>
-    public static ChannelGeometry? TryResolve(ReadOnlySpan<int> dimensions, int length, int channels, ChannelLayout layout, out string error)
+    public static ChannelGeometry? TryResolve(ReadOnlySpan<int> dimensions, int length, int channels, ChannelLayout layout, out string error,
+        bool flatVectorIsChannels = false)
+    {
+        ChannelLayouts.Check(layout, nameof(layout));
+        while ((dimensions.Length > 3 || (flatVectorIsChannels && dimensions.Length == 2)) && dimensions[0] == 1)
+            dimensions = dimensions[1..];
+        var geometry = TryResolveCore(dimensions, length, channels, layout, flatVectorIsChannels, out error);
+        while (geometry is null && dimensions.Length >= 2 && dimensions[0] == 1 && channels != 1)
+        {
+            dimensions = dimensions[1..];
+            geometry = TryResolveCore(dimensions, length, channels, layout, flatVectorIsChannels, out _);
+        }
+        return geometry;
+    }
+
+    private static ChannelGeometry? TryResolveCore(ReadOnlySpan<int> dimensions, int length, int channels, ChannelLayout layout, bool flatVectorIsChannels, out string error)
     {
         error = "";
         if (length <= 0)
@@ -41,6 +60,7 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
                 ChannelLayout.ChannelsFirst or ChannelLayout.ChannelsLast => length,
                 ChannelLayout.Auto when shaped && IsImageChannelCount(first) != IsImageChannelCount(last) =>
                     IsImageChannelCount(first) ? first : last,
+                ChannelLayout.Auto when !shaped && flatVectorIsChannels => length,
                 _ => 0,
             };
             if (channels == 0)

@@ -17,3 +17,13 @@ public enum ChannelLayout
     /// <summary>Interleaved (H, W, C): the channels of one pixel are adjacent. <c>ExtractPixels(interleavePixelColors: true)</c>.</summary>
     ChannelsLast = 2,
 }
+
+internal static class ChannelLayouts
+{
+    /// <summary>Refuses a value that is not a defined <see cref="ChannelLayout"/>, naming the parameter.</summary>
+    public static void Check(ChannelLayout layout, string name)
+    {
+        if (!Enum.IsDefined(layout))
+            throw new ArgumentOutOfRangeException(name, layout, $"Unknown channel layout {(int)layout}; use Auto, ChannelsFirst or ChannelsLast.");
+    }
+}
