@@ -223,16 +223,11 @@ public class PersistenceTests
     [Fact]
     public void CorruptParametersInAModelFileThrowAFormatError()
     {
-        var ml = new MLContext(seed: 1);
-        var data = TestData.Vectors(ml, Rows(5, 9), Shape);
-        var model = ml.Transforms.NormalizeChannels("Out", TestData.Column, new ChannelStatistics([0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f])).Fit(data);
-        using var stream = new MemoryStream();
-        ml.Model.Save(model, data.Schema, stream);
-
-        // Overwrite the first std value (0.25f) with −1 inside the transformer's model entry.
+        // A format-1 file has no checksum: its parameters are still checked as they are read. Overwrite the first
+        // std value (ImageNet's 0.229f) with −1 inside the transformer's model entry.
         var corrupt = new MemoryStream();
-        stream.Position = 0;
-        stream.CopyTo(corrupt);
+        using (var fixture = File.OpenRead(Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-1", "normalize-channels-given.zip")))
+            fixture.CopyTo(corrupt);
         int replaced = 0;
         using (var zip = new ZipArchive(corrupt, ZipArchiveMode.Update, leaveOpen: true))
         {
@@ -245,7 +240,7 @@ public class PersistenceTests
                     read.CopyTo(copy);
                     content = copy.ToArray();
                 }
-                int at = content.AsSpan().IndexOf(BitConverter.GetBytes(0.25f));
+                int at = content.AsSpan().IndexOf(BitConverter.GetBytes(0.229f));
                 if (at < 0)
                     continue;
                 BitConverter.GetBytes(-1f).CopyTo(content, at);

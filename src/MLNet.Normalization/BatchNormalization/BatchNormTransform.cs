@@ -61,7 +61,7 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
 public sealed class BatchNormTransformer : ChannelAffineTransformerBase, ILoadableTransformer<BatchNormTransformer>
 {
     internal const string LoaderSignature = "BatchNormTransformer";
-    private static readonly ModelFormat Format = new("BATCHNRM", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("BATCHNRM", LoaderSignature);
     static ModelFormat ILoadableTransformer<BatchNormTransformer>.Format => Format;
 
     // Format 1 wrote ChannelsFirst for the default layout, which read a column of unknown shape as (C, S) for any S.

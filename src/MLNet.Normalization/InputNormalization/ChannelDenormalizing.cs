@@ -22,7 +22,7 @@ public sealed class ChannelDenormalizingEstimator : TrivialNormalizingEstimator<
 public sealed class ChannelDenormalizingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<ChannelDenormalizingTransformer>
 {
     internal const string LoaderSignature = "ChannelDenormalizer";
-    private static readonly ModelFormat Format = new("CHDENORM", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("CHDENORM", LoaderSignature);
     static ModelFormat ILoadableTransformer<ChannelDenormalizingTransformer>.Format => Format;
 
     private readonly ChannelAffineMap _normalization;

@@ -60,7 +60,7 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
 public sealed class ChannelNormalizingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<ChannelNormalizingTransformer>
 {
     internal const string LoaderSignature = "ChannelNormalizer";
-    private static readonly ModelFormat Format = new("CHANNORM", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("CHANNORM", LoaderSignature);
     static ModelFormat ILoadableTransformer<ChannelNormalizingTransformer>.Format => Format;
 
     internal ChannelNormalizingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName,

@@ -22,7 +22,7 @@ public sealed class ImageNetPreprocessingEstimator : TrivialNormalizingEstimator
 public sealed class ImageNetPreprocessingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<ImageNetPreprocessingTransformer>
 {
     internal const string LoaderSignature = "ImageNetPreprocessing";
-    private static readonly ModelFormat Format = new("IMGNETPP", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("IMGNETPP", LoaderSignature);
     static ModelFormat ILoadableTransformer<ImageNetPreprocessingTransformer>.Format => Format;
 
     internal ImageNetPreprocessingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, ImageNetPreprocessing mode, ChannelLayout layout)

@@ -20,7 +20,7 @@ public sealed class PixelScalingEstimator : TrivialNormalizingEstimator<PixelSca
 public sealed class PixelScalingTransformer : ChannelAffineTransformerBase, ILoadableTransformer<PixelScalingTransformer>
 {
     internal const string LoaderSignature = "PixelScalingTransformer";
-    private static readonly ModelFormat Format = new("PIXSCALE", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("PIXSCALE", LoaderSignature);
     static ModelFormat ILoadableTransformer<PixelScalingTransformer>.Format => Format;
 
     internal PixelScalingTransformer(IHostEnvironment env, string outputColumnName, string? inputColumnName, PixelRange range, float maxPixelValue)

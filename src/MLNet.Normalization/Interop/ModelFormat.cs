@@ -5,12 +5,18 @@ namespace MLNet.Normalization.Interop;
 
 /// <summary>
 /// The identity a transformer writes into a saved model: an 8-character model signature, the loader signature
-/// (at most 24 characters) that the model file names to find the loader, and the format version. A transformer
-/// writes <see cref="Version"/> and reads every version from 0x00010001 up to it.
+/// (at most 24 characters) that the model file names to find the loader, and the format version. A model writes
+/// <see cref="Version"/> and reads every version from <see cref="InitialVersion"/> up to it.
 /// </summary>
-internal sealed record ModelFormat(string ModelSignature, string LoaderSignature, uint Version)
+/// <remarks>
+/// Versions: 0x00010001, the parameters bare; 0x00010002, the parameters framed by <see cref="CheckedPayload"/>
+/// (every model), and a channel layout of Auto possible (batch and group norm).
+/// </remarks>
+internal sealed record ModelFormat(string ModelSignature, string LoaderSignature, uint Version = ModelFormat.CurrentVersion)
 {
     public const uint InitialVersion = 0x00010001;
+    public const uint ChecksummedVersion = 0x00010002;
+    public const uint CurrentVersion = ChecksummedVersion;
 
     public VersionInfo VersionInfo => new(
         modelSignature: ModelSignature,

@@ -19,7 +19,7 @@ namespace MLNet.Normalization;
 public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VBuffer<float>>, IValueMapper
 {
     internal const string LoaderSignature = "MultilayerPerceptronPred";
-    private static readonly ModelFormat Format = new("MLPNORMP", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("MLPNORMP", LoaderSignature);
 
     private enum LayerKind
     {
@@ -80,6 +80,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     // *** Binary format ***
     // int: size of a float (4), written by ML.NET's ModelParametersBase
+    // then, framed with their checksum (CheckedPayload):
     // int: features
     // int: classes
     // int: number of layers
@@ -93,7 +94,11 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     {
         base.SaveCore(ctx);
         ctx.SetVersionInfo(Format.VersionInfo);
-        var writer = ctx.Writer;
+        CheckedPayload.Write(ctx.Writer, SaveNetwork);
+    }
+
+    private void SaveNetwork(BinaryWriter writer)
+    {
         writer.Write(Features);
         writer.Write(Classes);
         writer.Write(_network.Layers.Count);
@@ -145,27 +150,32 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             int floatSize = reader.ReadInt32();
             if (floatSize != sizeof(float))
                 throw new InvalidDataException($"Read a float size of {floatSize}, expected {sizeof(float)}.");
-            int features = reader.ReadCount(), classes = reader.ReadCount(), count = reader.ReadCount(1024);
-            var layers = new List<Layer>(count);
-            for (int i = 0; i < count; i++)
-            {
-                layers.Add(reader.ReadEnum<LayerKind>() switch
-                {
-                    LayerKind.Linear => ReadLinear(reader),
-                    LayerKind.Relu => new ReluLayer(reader.ReadCount()),
-                    LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(), epsilon: reader.ReadSingle()), reader),
-                    _ => ReadGroupNorm(reader),
-                });
-            }
-            var network = new Sequential(layers);
-            if (network.InputFeatures != features || network.OutputFeatures != classes)
-                throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
-            return new MultilayerPerceptronModelParameters(env, network, features, classes);
+            return CheckedPayload.Read(reader, ctx.Header.ModelVerWritten, payload => ReadNetwork(env, payload));
         }
         catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
         {
             throw env.ExceptDecode(e, $"The saved multilayer perceptron is corrupt: {e.Message}");
         }
+    }
+
+    private static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader)
+    {
+        int features = reader.ReadCount(), classes = reader.ReadCount(), count = reader.ReadCount(1024);
+        var layers = new List<Layer>(count);
+        for (int i = 0; i < count; i++)
+        {
+            layers.Add(reader.ReadEnum<LayerKind>() switch
+            {
+                LayerKind.Linear => ReadLinear(reader),
+                LayerKind.Relu => new ReluLayer(reader.ReadCount()),
+                LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(), epsilon: reader.ReadSingle()), reader),
+                _ => ReadGroupNorm(reader),
+            });
+        }
+        var network = new Sequential(layers);
+        if (network.InputFeatures != features || network.OutputFeatures != classes)
+            throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
+        return new MultilayerPerceptronModelParameters(env, network, features, classes);
     }
 
     private static LinearLayer ReadLinear(BinaryReader reader)

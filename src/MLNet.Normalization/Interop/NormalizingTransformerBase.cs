@@ -77,9 +77,9 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
         // int: number of column pairs (always 1)
         // int: id of output column name
         // int: id of input column name
-        // then the subclass's parameters (SaveParameters)
+        // then the subclass's parameters (SaveParameters), framed with their checksum (CheckedPayload)
         SaveColumns(ctx);
-        SaveParameters(ctx.Writer);
+        CheckedPayload.Write(ctx.Writer, SaveParameters);
     }
 
     /// <summary>ML.NET plumbing; not for direct use.</summary>

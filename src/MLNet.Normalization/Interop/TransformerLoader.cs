@@ -22,13 +22,14 @@ internal static class TransformerLoader<T>
         // int: number of column pairs (always 1)
         // int: id of output column name
         // int: id of input column name
-        // then the transformer's own parameters (see its SaveParameters)
+        // then the transformer's own parameters (see its SaveParameters), framed with their checksum (CheckedPayload)
         try
         {
             int pairs = ctx.Reader.ReadInt32();
             env.CheckDecode(pairs == 1, $"expected one column pair, found {pairs}");
             var columns = new TransformerColumns(ctx.LoadNonEmptyString(), ctx.LoadNonEmptyString());
-            return T.Load(env, columns, ctx.Reader, ctx.Header.ModelVerWritten);
+            uint version = ctx.Header.ModelVerWritten;
+            return CheckedPayload.Read(ctx.Reader, version, reader => T.Load(env, columns, reader, version));
         }
         catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
         {

@@ -24,7 +24,7 @@ public sealed class LayerNormEstimator : TrivialNormalizingEstimator<LayerNormTr
 public sealed class LayerNormTransformer : NormalizingTransformerBase, ILoadableTransformer<LayerNormTransformer>
 {
     internal const string LoaderSignature = "LayerNormTransformer";
-    private static readonly ModelFormat Format = new("LAYERNRM", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("LAYERNRM", LoaderSignature);
     static ModelFormat ILoadableTransformer<LayerNormTransformer>.Format => Format;
 
     private readonly float[] _gamma;
@@ -122,7 +122,7 @@ public sealed class GroupNormEstimator : TrivialNormalizingEstimator<GroupNormTr
 public sealed class GroupNormTransformer : NormalizingTransformerBase, ILoadableTransformer<GroupNormTransformer>
 {
     internal const string LoaderSignature = "GroupNormTransformer";
-    private static readonly ModelFormat Format = new("GROUPNRM", LoaderSignature, ModelFormat.InitialVersion);
+    private static readonly ModelFormat Format = new("GROUPNRM", LoaderSignature);
     static ModelFormat ILoadableTransformer<GroupNormTransformer>.Format => Format;
 
     /// <summary>The <see cref="Groups"/> value meaning one group per channel: instance normalization.</summary>
