@@ -31,6 +31,7 @@ public sealed class BatchNormParameters
         if (runningMean.Length == 0)
             throw new ArgumentException("Batch-norm parameters need at least one channel; runningMean is empty.", nameof(runningMean));
         int channels = runningMean.Length;
+        ModelLimits.CheckParameterLength(channels, nameof(runningMean));
         CheckLength(runningVariance, channels, nameof(runningVariance));
         CheckLength(gamma, channels, nameof(gamma));
         CheckLength(beta, channels, nameof(beta));

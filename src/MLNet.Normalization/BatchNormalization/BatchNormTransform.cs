@@ -28,6 +28,7 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
         : base(env, nameof(BatchNormEstimator), outputColumnName, inputColumnName)
     {
         ChannelLayouts.Check(layout, nameof(layout));
+        BatchNormMaps.ForInference(parameters);
         _parameters = parameters;
         _layout = layout;
     }
@@ -38,19 +39,38 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
     private BatchNormParameters FitParameters(IDataView input, BatchNormOptions options)
     {
         int channels = options.Gamma?.Length ?? options.Beta?.Length ?? 0;
-        var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels, _layout, flatVectorIsChannels: true);
-        var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum);
         const string what = "batch-norm running statistics";
-        VectorColumn.ForEachFiniteRow(input, InputColumnName, what, (_, values) => fitter.Add(values));
+        var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels, _layout, flatVectorIsChannels: true);
+        VectorColumn.CheckChannelCount(geometry, InputColumnName, what);
+        var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum);
+        VectorColumn.ForEachFiniteRow(input, InputColumnName, what, (_, values) =>
+        {
+            try
+            {
+                fitter.Add(values);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw NameTheColumn(e);
+            }
+        });
+        float[] mean, variance;
         try
         {
-            var (mean, variance) = fitter.Complete();
-            return new BatchNormParameters(mean, variance, options.Gamma, options.Beta, options.Epsilon);
+            (mean, variance) = fitter.Complete();
         }
         catch (InvalidOperationException e)
         {
-            throw new InvalidOperationException($"Cannot fit {what} for input column '{InputColumnName}': {e.Message}", e);
+            throw NameTheColumn(e);
         }
+        for (int c = 0; c < mean.Length; c++)
+            if (!float.IsFinite(mean[c]) || !float.IsFinite(variance[c]))
+                throw new InvalidOperationException(
+                    $"Cannot fit {what} for input column '{InputColumnName}': channel {c}'s {(float.IsFinite(mean[c]) ? "variance" : "mean")} overflows float (its values are finite but spread beyond ±1.8e19); scale the column first.");
+        return new BatchNormParameters(mean, variance, options.Gamma, options.Beta, options.Epsilon);
+
+        InvalidOperationException NameTheColumn(InvalidOperationException e)
+            => new($"Cannot fit {what} for input column '{InputColumnName}': {e.Message}", e);
     }
 }
 

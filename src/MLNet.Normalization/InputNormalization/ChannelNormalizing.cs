@@ -21,6 +21,8 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
     {
         InputNormalizationMaps.CheckMaxPixelValue(maxPixelValue);
         ChannelLayouts.Check(layout, nameof(layout));
+        if (statistics is not null)
+            InputNormalizationMaps.ForStatistics(statistics, maxPixelValue);
         _statistics = statistics;
         _maxPixelValue = maxPixelValue;
         _layout = layout;
@@ -36,6 +38,7 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
     private ChannelStatistics FitStatistics(IDataView input)
     {
         var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels: 0, _layout);
+        VectorColumn.CheckChannelCount(geometry, InputColumnName, "channel statistics");
         var accumulator = new ChannelMomentsAccumulator(geometry);
         VectorColumn.ForEachFiniteRow(input, InputColumnName, "channel statistics", (_, values) => accumulator.Add(values));
 
@@ -46,6 +49,9 @@ public sealed class ChannelNormalizingEstimator : NormalizingEstimatorBase<Chann
             var moments = accumulator[c];
             mean[c] = (float)(moments.Mean / _maxPixelValue);
             std[c] = (float)(Math.Sqrt(moments.PopulationVariance) / _maxPixelValue);
+            if (!float.IsFinite(mean[c]) || !float.IsFinite(std[c]))
+                throw new ArgumentOutOfRangeException("maxPixelValue",
+                    $"Cannot fit channel statistics for input column '{InputColumnName}': maxPixelValue {_maxPixelValue:G4} is too small for its values; channel {c}'s mean {moments.Mean:G4} and standard deviation {Math.Sqrt(moments.PopulationVariance):G4} divided by it are beyond float's range (±3.4e38). Give the largest pixel value the data can hold.");
             if (!(std[c] > 0))
                 throw new InvalidOperationException(
                     $"Cannot fit channel statistics: channel {c} of input column '{InputColumnName}' is constant ({moments.Mean}) over {accumulator.Rows} rows, so its standard deviation is 0; give the statistics explicitly.");

@@ -12,12 +12,14 @@ internal static class InputNormalizationMaps
     public static ChannelAffineMap ForRange(PixelRange range, float maxPixelValue)
     {
         CheckMaxPixelValue(maxPixelValue);
-        return range switch
+        double scale = range switch
         {
-            PixelRange.ZeroToOne => ChannelAffineMap.Uniform(1.0 / maxPixelValue, 0),
-            PixelRange.MinusOneToOne => ChannelAffineMap.Uniform(2.0 / maxPixelValue, -1),
-            _ => throw new ArgumentOutOfRangeException(nameof(range), range, "Unknown pixel range."),
+            PixelRange.ZeroToOne => 1.0 / maxPixelValue,
+            PixelRange.MinusOneToOne => 2.0 / maxPixelValue,
+            _ => throw new ArgumentOutOfRangeException(nameof(range), range, $"Unknown pixel range {(int)range}; use ZeroToOne or MinusOneToOne."),
         };
+        ChannelAffineMap.CheckRepresentable(scale, nameof(maxPixelValue), $"The scale {(range == PixelRange.ZeroToOne ? 1 : 2)} / maxPixelValue for maxPixelValue {maxPixelValue:G4}");
+        return ChannelAffineMap.Uniform(scale, range == PixelRange.ZeroToOne ? 0 : -1);
     }
 
     /// <summary>(x / max − mean[c]) / std[c] = x · 1 / (max · std[c]) − mean[c] / std[c].</summary>
@@ -31,6 +33,8 @@ internal static class InputNormalizationMaps
         {
             scale[c] = 1.0 / ((double)maxPixelValue * statistics.Std[c]);
             shift[c] = -(double)statistics.Mean[c] / statistics.Std[c];
+            ChannelAffineMap.CheckRepresentable(scale[c], "std", $"The scale 1 / (maxPixelValue · std[{c}]) for maxPixelValue {maxPixelValue:G4} and std[{c}] {statistics.Std[c]:G4}");
+            ChannelAffineMap.CheckRepresentable(shift[c], "std", $"The shift −mean[{c}] / std[{c}] for mean[{c}] {statistics.Mean[c]:G4} and std[{c}] {statistics.Std[c]:G4}");
         }
         return new ChannelAffineMap(scale, shift);
     }
@@ -41,7 +45,7 @@ internal static class InputNormalizationMaps
         ImageNetPreprocessing.Caffe => new ChannelAffineMap([1, 1, 1], CaffeMeansBgr.Select(m => -m).ToArray(), sourceChannel: [2, 1, 0]),
         ImageNetPreprocessing.Tf => ForRange(PixelRange.MinusOneToOne, 255),
         ImageNetPreprocessing.Torch => ForStatistics(ChannelStatistics.ImageNet, 255),
-        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown ImageNet preprocessing mode."),
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, $"Unknown ImageNet preprocessing mode {(int)mode}; use Caffe, Tf or Torch."),
     };
 
     public static void CheckMaxPixelValue(float maxPixelValue)

@@ -49,7 +49,7 @@ internal static class BinaryFormat
     }
 
     /// <summary>A positive count no larger than <paramref name="max"/>, or a corrupt-data error.</summary>
-    public static int ReadCount(this BinaryReader reader, int max = 1 << 20)
+    public static int ReadCount(this BinaryReader reader, int max = ModelLimits.MaxParameterLength)
     {
         int count = reader.ReadInt32();
         if (count <= 0 || count > max)

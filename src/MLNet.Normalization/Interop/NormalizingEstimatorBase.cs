@@ -14,10 +14,8 @@ public abstract class NormalizingEstimatorBase<TTransformer> : IEstimator<TTrans
     private protected NormalizingEstimatorBase(IHostEnvironment env, string name, string outputColumnName, string? inputColumnName)
     {
         Host = Contracts.CheckRef(env, nameof(env)).Register(name);
-        Host.CheckNonEmpty(outputColumnName, nameof(outputColumnName));
-        OutputColumnName = outputColumnName;
-        InputColumnName = inputColumnName ?? outputColumnName;
-        Host.CheckNonEmpty(InputColumnName, nameof(inputColumnName));
+        OutputColumnName = VectorColumn.CheckName(outputColumnName, nameof(outputColumnName));
+        InputColumnName = VectorColumn.CheckName(inputColumnName ?? outputColumnName, nameof(inputColumnName));
     }
 
     private protected IHost Host { get; }

@@ -23,7 +23,7 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
 
     private protected NormalizingTransformerBase(IHostEnvironment env, ModelFormat format, string outputColumnName, string? inputColumnName)
         : base(Contracts.CheckRef(env, nameof(env)).Register(format.LoaderSignature),
-            [(outputColumnName, inputColumnName ?? outputColumnName)])
+            [(VectorColumn.CheckName(outputColumnName, nameof(outputColumnName)), VectorColumn.CheckName(inputColumnName ?? outputColumnName, nameof(inputColumnName)))])
     {
         _format = format;
     }
@@ -111,13 +111,19 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
         public override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)
         {
             disposer = null!;
-            var sourceGetter = input.GetGetter<VBuffer<float>>(input.Schema[ColMapNewToOld[iinfo]]);
+            var column = input.Schema[ColMapNewToOld[iinfo]];
+            var sourceGetter = input.GetGetter<VBuffer<float>>(column);
             var source = default(VBuffer<float>);
             float[] scratch = [];
             var kernel = _kernel;
+            var host = Host;
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> destination) =>
             {
                 sourceGetter(ref source);
+                // A row whose length differs from the column's declared size (a PredictionEngine fed the wrong array).
+                if (source.Length != kernel.Length)
+                    throw host.ExceptSchemaMismatch(nameof(input), "input", column.Name, $"{column.Type} ({kernel.Length} values per row)",
+                        $"a row of {source.Length} values{(input.Position >= 0 ? $" at row {input.Position}" : "")}");
                 var values = VectorColumn.Densify(source, ref scratch);
                 var editor = VBufferEditor.Create(ref destination, kernel.Length);
                 kernel.Apply(values, editor.Values);

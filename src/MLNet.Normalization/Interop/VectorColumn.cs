@@ -48,6 +48,22 @@ internal static class VectorColumn
                 string.IsNullOrEmpty(expectedShape) ? ExpectedType : $"{ExpectedType} {expectedShape}", $"{vector} ({error})");
     }
 
+    /// <summary>Refuses a column with more channels than a model can hold (<see cref="ModelLimits.MaxParameterLength"/>), naming it.</summary>
+    public static void CheckChannelCount(ChannelGeometry geometry, string columnName, string what)
+    {
+        if (geometry.Channels > ModelLimits.MaxParameterLength)
+            throw new InvalidOperationException(
+                $"Cannot fit {what}: input column '{columnName}' has {geometry.Channels} channels, more than the {ModelLimits.MaxParameterLength} a model holds (ModelLimits.MaxParameterLength).");
+    }
+
+    /// <summary>
+    /// The library's check of a column name given to a catalog method, before ML.NET's: not null, not empty.
+    /// </summary>
+    public static string CheckName(string? name, string parameterName)
+        => string.IsNullOrEmpty(name)
+            ? throw new ArgumentException($"{parameterName} must name a column, got {(name is null ? "null" : "an empty string")}.", parameterName)
+            : name;
+
     /// <summary>The estimator-time check: the column exists and is a known-size float vector.</summary>
     public static SchemaShape.Column CheckShape(IExceptionContext ectx, SchemaShape inputSchema, string columnName)
     {

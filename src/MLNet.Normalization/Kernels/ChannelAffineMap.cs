@@ -15,18 +15,31 @@ internal sealed class ChannelAffineMap
     {
         if (scale.Length == 0 || scale.Length != shift.Length)
             throw new ArgumentException($"Scale and shift need the same non-zero length, got {scale.Length} and {shift.Length}.");
+        ModelLimits.CheckParameterLength(scale.Length, "channels");
         sourceChannel ??= Enumerable.Range(0, scale.Length).ToArray();
         if (sourceChannel.Length != scale.Length || sourceChannel.Order().Where((c, i) => c != i).Any())
             throw new ArgumentException("The source channels must be a permutation of the channels.", nameof(sourceChannel));
+        // The kernels round each coefficient to float once: one beyond float's range would turn every output into ±∞ or NaN.
         foreach (var s in scale)
-            if (s == 0 || !double.IsFinite(s))
-                throw new ArgumentException($"Every scale must be finite and non-zero, got {s}.", nameof(scale));
+            if (s == 0 || !float.IsFinite((float)s))
+                throw new ArgumentException($"Every scale must be non-zero and within float's range, got {s}.", nameof(scale));
         foreach (var s in shift)
-            if (!double.IsFinite(s))
-                throw new ArgumentException($"Every shift must be finite, got {s}.", nameof(shift));
+            if (!float.IsFinite((float)s))
+                throw new ArgumentException($"Every shift must be within float's range, got {s}.", nameof(shift));
         _scale = scale;
         _shift = shift;
         _sourceChannel = sourceChannel;
+    }
+
+    /// <summary>
+    /// Refuses a coefficient that rounds to ±∞ in float, naming the parameters it comes from: float's range ends at
+    /// 3.4e38, so for example a pixel scale 1 / maxPixelValue overflows for maxPixelValue below 2.9e-39.
+    /// </summary>
+    public static void CheckRepresentable(double coefficient, string parameterName, string coefficientDescription)
+    {
+        if (!float.IsFinite((float)coefficient))
+            throw new ArgumentOutOfRangeException(parameterName,
+                $"{coefficientDescription} is {coefficient:G4}, beyond float's range (±3.4e38), so every output would be infinite or NaN.");
     }
 
     /// <summary>The same scale and shift for every element of the vector, whatever its shape.</summary>
