@@ -1,0 +1,187 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNet.Normalization.Tests;
+
+/// <summary>
+/// Parameters a model can hold: what saves also loads (one set of limits, tested at the limit), and parameters whose
+/// float coefficients would overflow are refused, naming them, instead of turning outputs into NaN.
+/// </summary>
+public class ParameterRangeTests
+{
+    private readonly MLContext _ml = new(seed: 1);
+    private const int Max = ModelLimits.MaxParameterLength;
+
+    private static float[] Filled(int length, float value) => Enumerable.Repeat(value, length).ToArray();
+
+    private ITransformer SaveAndLoad(ITransformer model, IDataView data)
+    {
+        using var stream = new MemoryStream();
+        _ml.Model.Save(model, data.Schema, stream);
+        stream.Position = 0;
+        return new MLContext(seed: 2).Model.Load(stream, out _);
+    }
+
+    [Fact]
+    public void BatchNormAtTheChannelLimitSavesAndLoads()
+    {
+        var parameters = new BatchNormParameters(Filled(Max, 1f), Filled(Max, 4f));
+        var row = Enumerable.Range(0, Max).Select(i => (float)(i % 7)).ToArray();
+        var data = TestData.Vectors(_ml, [row], Max);
+        var loaded = SaveAndLoad(_ml.Transforms.BatchNorm("Out", TestData.Column, parameters).Fit(data), data);
+        var output = TestData.Read(loaded.Transform(data), "Out")[0];
+        Assert.Equal((row[5] - 1) / MathF.Sqrt(4 + 1e-5f), output[5], 1e-6f);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new BatchNormParameters(Filled(Max + 1, 0f), Filled(Max + 1, 1f)));
+        Assert.Contains($"runningMean has {Max + 1} values; a model holds at most {Max}", error.Message);
+    }
+
+    [Fact]
+    public void ChannelStatisticsAndPerSampleAffinesStopAtTheSameLimit()
+    {
+        Assert.Equal(Max, new ChannelStatistics(Filled(Max, 0.5f), Filled(Max, 0.2f)).Channels);
+        Assert.Contains("mean has", Assert.Throws<ArgumentOutOfRangeException>(() => new ChannelStatistics(Filled(Max + 1, 0.5f), Filled(Max + 1, 0.2f))).Message);
+        Assert.Contains($"gamma has {Max + 1} values", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.LayerNorm("Out", TestData.Column, gamma: Filled(Max + 1, 1f), beta: Filled(Max + 1, 0f))).Message);
+        Assert.Contains($"beta has {Max + 1} values", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.GroupNorm("Out", TestData.Column, groups: 1, beta: Filled(Max + 1, 0f))).Message);
+    }
+
+    [Fact]
+    public void LayerNormWithGammaAtTheLimitSavesAndLoads()
+    {
+        var row = Enumerable.Range(0, Max).Select(i => (float)(i % 5)).ToArray();
+        var data = TestData.Vectors(_ml, [row], Max);
+        var model = _ml.Transforms.LayerNorm("Out", TestData.Column, gamma: Filled(Max, 2f), beta: Filled(Max, 1f)).Fit(data);
+        var expected = TestData.Read(model.Transform(data), "Out")[0];
+        Assert.Equal(expected, TestData.Read(SaveAndLoad(model, data).Transform(data), "Out")[0]);
+    }
+
+    [Fact]
+    public void FittingMoreChannelsThanAModelHoldsNamesTheColumn()
+    {
+        var row = new float[Max + 1];
+        row[0] = 1;
+        var data = TestData.Vectors(_ml, [row, row], Max + 1);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { FitMode = BatchNormFitMode.Exact }).Fit(data));
+        Assert.Contains($"input column 'Pixels' has {Max + 1} channels, more than the {Max} a model holds", error.Message);
+    }
+
+    [Theory]
+    [InlineData(1e-40f, PixelRange.ZeroToOne)]
+    [InlineData(1e-40f, PixelRange.MinusOneToOne)]
+    [InlineData(2e-39f, PixelRange.ZeroToOne)]
+    public void APixelScaleBeyondFloatIsRefusedNamingMaxPixelValue(float maxPixelValue, PixelRange range)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.ScalePixels("Out", TestData.Column, range, maxPixelValue));
+        Assert.Equal("maxPixelValue", error.ParamName);
+        Assert.Contains("beyond float's range", error.Message);
+        // Just inside float's range, the scale is kept: 1 / 3e-39 = 3.3e38.
+        _ml.Transforms.ScalePixels("Out", TestData.Column, PixelRange.ZeroToOne, 3e-39f);
+    }
+
+    [Fact]
+    public void TinyStatisticsAreRefusedNamingStd()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.NormalizeChannels("Out", TestData.Column, new ChannelStatistics([0.5f, 0.5f, 0.5f], [0.2f, 1e-40f, 0.2f]), maxPixelValue: 1));
+        Assert.Equal("std", error.ParamName);
+        Assert.Contains("std[1]", error.Message);
+        Assert.Contains("beyond float's range", error.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.DenormalizeChannels("Out", TestData.Column, new ChannelStatistics([1e30f], [1e-30f]), maxPixelValue: 1));
+    }
+
+    [Fact]
+    public void AHugeGammaOverZeroVarianceIsRefusedNamingGamma()
+    {
+        // γ / √(0 + 1e-5) = 3.2e40: beyond float.
+        var parameters = new BatchNormParameters([0f, 0f], [1f, 0f], [1f, 1e38f]);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.BatchNorm("Out", TestData.Column, parameters));
+        Assert.Equal("gamma", error.ParamName);
+        Assert.Contains("gamma[1]", error.Message);
+        Assert.Contains("runningVariance[1]", error.Message);
+    }
+
+    [Fact]
+    public void FittedStatisticsBeyondFloatNameMaxPixelValueAndTheColumn()
+    {
+        var data = TestData.Vectors(_ml, [[1f, 200f, 3f], [100f, 2f, 30f]], 3);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.NormalizeChannels("Out", TestData.Column, maxPixelValue: 1e-40f, layout: ChannelLayout.ChannelsFirst).Fit(data));
+        Assert.Equal("maxPixelValue", error.ParamName);
+        Assert.Contains("input column 'Pixels'", error.Message);
+    }
+
+    [Fact]
+    public void AVarianceThatOverflowsFloatNamesTheColumn()
+    {
+        // Finite values 3e38 apart: their variance (2.25e76) is far beyond float.
+        var data = TestData.Vectors(_ml, [[3e38f, 1f], [-3e38f, 2f], [0f, 3f]], 2);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { FitMode = BatchNormFitMode.Exact }).Fit(data));
+        Assert.Contains("input column 'Pixels'", error.Message);
+        Assert.Contains("channel 0's variance overflows float", error.Message);
+    }
+
+    [Fact]
+    public void ABatchOfOneOnAnUnshapedColumnNamesTheColumn()
+    {
+        var data = TestData.Vectors(_ml, [[1f, 2f], [3f, 4f]], 2);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { BatchSize = 1 }).Fit(data));
+        Assert.Contains("input column 'Pixels'", error.Message);
+        Assert.Contains("Expected more than 1 value per channel", error.Message);
+    }
+
+    [Fact]
+    public void ARowOfTheWrongLengthNamesTheColumnAndTheRow()
+    {
+        var model = _ml.Transforms.ScalePixels("Out", TestData.Column).Fit(TestData.Vectors(_ml, [new float[4]], 4));
+        // A row that does not match the declared size: through a PredictionEngine, as a service would feed it.
+        var engine = _ml.Model.CreatePredictionEngine<PixelRow, ScaledRow>(model, inputSchemaDefinition: FourPixels());
+        var error = Assert.ThrowsAny<Exception>(() => engine.Predict(new PixelRow { Pixels = [1f, 2f, 3f] }));
+        Assert.Contains("Schema mismatch for input column 'Pixels'", error.Message);
+        Assert.Contains("4 values per row", error.Message);
+        Assert.Contains("got a row of 3 values", error.Message);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    public void EmptyColumnNamesGetTheLibrarysMessage(string? name)
+    {
+        foreach (var call in new Action[]
+        {
+            () => _ml.Transforms.ScalePixels(name!, TestData.Column),
+            () => _ml.Transforms.NormalizeChannels(name!, TestData.Column),
+            () => _ml.Transforms.BatchNorm(name!, TestData.Column),
+            () => _ml.Transforms.LayerNorm(name!, TestData.Column),
+            () => _ml.Transforms.GroupNorm(name!, TestData.Column, groups: 1),
+        })
+        {
+            var error = Assert.ThrowsAny<ArgumentException>(call);
+            Assert.Equal("outputColumnName", error.ParamName);
+            Assert.StartsWith("outputColumnName must name a column", error.Message);
+        }
+        Assert.StartsWith("inputColumnName must name a column", Assert.ThrowsAny<ArgumentException>(() => _ml.Transforms.ScalePixels("Out", "")).Message);
+    }
+
+    private static SchemaDefinition FourPixels()
+    {
+        var definition = SchemaDefinition.Create(typeof(PixelRow));
+        definition[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 4);
+        return definition;
+    }
+
+    private sealed class PixelRow
+    {
+        public float[] Pixels { get; set; } = [];
+    }
+
+    private sealed class ScaledRow
+    {
+        public float[] Out { get; set; } = [];
+    }
+}
