@@ -5,9 +5,11 @@ public enum ChannelLayout
 {
     /// <summary>
     /// Read the layout from the column's dimensions: (C, H, W) or (C, L) is channels-first, (H, W, C) or (L, C)
-    /// is channels-last. A shape that fits both, or a flat vector of unknown shape, is an error that asks for an
-    /// explicit layout. When the channel count is not known yet (fitting statistics), the end whose size is an image
-    /// channel count (1, 3 or 4) while the other's is not is the channel dimension.
+    /// is channels-last. A shape that fits both is an error that asks for an explicit layout, and so is a vector of
+    /// unknown shape unless it holds one value per channel (C). When the channel count is not known yet (fitting
+    /// statistics), the end whose size is an image channel count (1, 3 or 4) while the other's is not is the channel
+    /// dimension; batch and group norm read a vector of unknown shape as (C). Leading dimensions of size 1, such as
+    /// the batch dimension of an ONNX model's (1, C, H, W) output, are skipped, with every layout.
     /// </summary>
     Auto = 0,
 
