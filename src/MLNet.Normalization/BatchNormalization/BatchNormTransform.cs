@@ -39,7 +39,7 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
     {
         int channels = options.Gamma?.Length ?? options.Beta?.Length ?? 0;
         var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels, _layout, flatVectorIsChannels: true);
-        var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum);
+        var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum, options.UnbiasedRunningVariance);
         const string what = "batch-norm running statistics";
         VectorColumn.ForEachFiniteRow(input, InputColumnName, what, (_, values) => fitter.Add(values));
         try
