@@ -2,10 +2,10 @@ namespace MLNet.Normalization;
 
 /// <summary>How <see cref="BatchNormCatalog.BatchNorm(Microsoft.ML.TransformsCatalog, string, string?, BatchNormOptions?)"/> fits its running statistics.</summary>
 /// <remarks>
-/// Every mode reads the rows once in data order. The batch statistics of a channel are over all its values in the
-/// batch (rows × spatial positions): the mean μ_B and the variance σ²_B, which is unbiased (n / (n − 1) times the
-/// biased one, n values per channel) when <see cref="BatchNormOptions.UnbiasedRunningVariance"/> is true (the default,
-/// as PyTorch), biased otherwise (as Keras and ONNX).
+/// Every mode reads the rows once in data order. A channel's statistics are over all its values (rows × spatial
+/// positions) in a mini-batch, or in the whole data for <see cref="BatchNormFitMode.Exact"/>: the mean, and the variance, which is
+/// unbiased (n / (n − 1) times the biased one, for n values) when <see cref="BatchNormOptions.UnbiasedRunningVariance"/>
+/// is true (the default, as PyTorch) and biased otherwise (as Keras and ONNX).
 /// </remarks>
 public enum BatchNormFitMode
 {
