@@ -1,22 +1,32 @@
 namespace MLNet.Normalization;
 
 /// <summary>How <see cref="BatchNormCatalog.BatchNorm(Microsoft.ML.TransformsCatalog, string, string?, BatchNormOptions?)"/> fits its running statistics.</summary>
+/// <remarks>
+/// Every mode reads the rows once in data order. A channel's statistics are over all its values (rows × spatial
+/// positions) in a mini-batch, or in the whole data for <see cref="BatchNormFitMode.Exact"/>: the mean, and the variance, which is
+/// unbiased (n / (n − 1) times the biased one, for n values) when <see cref="BatchNormOptions.UnbiasedRunningVariance"/>
+/// is true (the default, as PyTorch) and biased otherwise (as Keras and ONNX).
+/// </remarks>
 public enum BatchNormFitMode
 {
     /// <summary>
-    /// PyTorch's training-mode update over mini-batches of <see cref="BatchNormOptions.BatchSize"/> rows in data
-    /// order (the last partial batch included): running = (1 − momentum) · running + momentum · batch statistic,
-    /// with the unbiased batch variance n / (n − 1), starting from mean 0 and variance 1.
+    /// The training-mode update over mini-batches of <see cref="BatchNormOptions.BatchSize"/> rows in data order (the
+    /// last partial batch included), starting from mean 0 and variance 1:
+    /// running = (1 − momentum) · running + momentum · batch statistic, with PyTorch's
+    /// <see cref="BatchNormOptions.Momentum"/> (the weight of the new batch).
     /// </summary>
     MovingAverage = 0,
 
     /// <summary>
     /// PyTorch's momentum = None: the running statistics are the plain average of the batch statistics
-    /// (each batch weighs the same; the first batch replaces the initial values).
+    /// (each batch weighs the same; the first batch replaces the initial values). <see cref="BatchNormOptions.Momentum"/> is not used.
     /// </summary>
     Cumulative = 1,
 
-    /// <summary>The exact mean and unbiased variance over all rows and positions, in one streaming pass.</summary>
+    /// <summary>
+    /// The exact mean and variance over all rows and positions, in one streaming pass: the unbiased variance
+    /// (n − 1 denominator) by default, the population variance (n) with <see cref="BatchNormOptions.UnbiasedRunningVariance"/> false.
+    /// </summary>
     Exact = 2,
 }
 
@@ -29,10 +39,23 @@ public sealed class BatchNormOptions
     /// <summary>Rows per mini-batch for <see cref="BatchNormFitMode.MovingAverage"/> and <see cref="BatchNormFitMode.Cumulative"/>; default 32.</summary>
     public int BatchSize { get; set; } = 32;
 
-    /// <summary>PyTorch's momentum in (0, 1]: the weight of each new batch; default 0.1 (Keras' 0.99 is 1 − 0.01).</summary>
+    /// <summary>
+    /// PyTorch's momentum, in [0, 1]: the weight of each new batch in
+    /// running = (1 − momentum) · running + momentum · batch statistic; default 0.1. Keras and ONNX write the weight of
+    /// the old value instead: their momentum is 1 − this one (Keras' 0.99 is 0.01 here, ONNX's 0.9 is 0.1). 0 freezes the
+    /// statistics at their initial mean 0 and variance 1 (ONNX's momentum 1). Used by <see cref="BatchNormFitMode.MovingAverage"/> only.
+    /// </summary>
     public double Momentum { get; set; } = 0.1;
 
-    /// <summary>ε added to the variance inside the square root; default 1e-5.</summary>
+    /// <summary>
+    /// Whether the batch variance averaged into the running variance is unbiased, σ²_B · n / (n − 1) with n values per
+    /// channel in the batch (true, the default: PyTorch's <c>BatchNorm*d</c>), or biased, σ²_B (false: Keras'
+    /// <c>BatchNormalization</c> and ONNX's <c>BatchNormalization</c> in training mode). With
+    /// <see cref="BatchNormFitMode.Exact"/>, false gives the population variance of the data.
+    /// </summary>
+    public bool UnbiasedRunningVariance { get; set; } = true;
+
+    /// <summary>ε added to the variance inside the square root; default 1e-5 (PyTorch's and ONNX's default; Keras' is 1e-3).</summary>
     public float Epsilon { get; set; } = 1e-5f;
 
     /// <summary>Per-channel scale γ; null for 1.</summary>
@@ -55,8 +78,8 @@ public sealed class BatchNormOptions
             throw new ArgumentOutOfRangeException(nameof(Layout), Layout, $"Unknown channel layout {(int)Layout}.");
         if (BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize must be at least 1, got {BatchSize}.");
-        if (!(Momentum > 0 && Momentum <= 1))
-            throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"Momentum must be in (0, 1], got {Momentum}; PyTorch's momentum weights the new batch (Keras' 0.99 is 0.01 here).");
+        if (!(Momentum >= 0 && Momentum <= 1))
+            throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"Momentum must be in [0, 1], got {Momentum}; PyTorch's momentum weights the new batch (Keras' 0.99 is 0.01 here, ONNX's 0.9 is 0.1).");
         BatchNormParameters.CheckEpsilon(Epsilon);
         if (Gamma is not null && Beta is not null && Gamma.Length != Beta.Length)
             throw new ArgumentException($"Gamma has {Gamma.Length} values but Beta has {Beta.Length}.", nameof(Beta));

@@ -4,12 +4,23 @@ namespace MLNet.Normalization;
 /// Inference parameters of batch normalization: y = γ[c] (x − runningMean[c]) / √(runningVariance[c] + ε) + β[c].
 /// </summary>
 /// <remarks>
+/// <para>
 /// Bringing parameters from elsewhere (all per channel):
-/// PyTorch <c>BatchNorm*d</c>: <c>new(bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)</c>;
+/// PyTorch <c>BatchNorm*d</c>: <c>new(bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)</c> (ε 1e-5 by default);
 /// Keras <c>BatchNormalization</c>: <see cref="FromKeras"/> (moving_mean, moving_variance, gamma, beta, epsilon 1e-3 by default);
 /// ONNX <c>BatchNormalization</c>: <see cref="FromOnnx"/> (scale, B, input_mean, input_var, epsilon 1e-5 by default).
-/// The momentum conventions differ only while training: PyTorch's 0.1 weights the new batch, Keras' 0.99 and
-/// ONNX's 0.9 weight the old value; the stored statistics mean the same thing in all three.
+/// All three apply the same inference formula above, so their stored values are used as they are; pass the
+/// framework's ε, since the defaults differ.
+/// </para>
+/// <para>
+/// The frameworks differ in how training fills the running statistics, in two ways. Momentum direction: PyTorch's
+/// momentum (0.1) weights the new batch, running = (1 − m) · running + m · batch; Keras' (0.99) and ONNX's (0.9) weight
+/// the old value, running = m · running + (1 − m) · batch. Running variance: PyTorch averages the unbiased batch
+/// variance (n / (n − 1) times the biased one, n values per channel in the batch); Keras and ONNX (training mode,
+/// opset 14 and 15) average the biased one. So the same data give slightly different running variances, larger in
+/// PyTorch by up to n / (n − 1). <see cref="BatchNormOptions"/> and <see cref="Training.BatchNormLayer"/> follow PyTorch by
+/// default; their <c>UnbiasedRunningVariance</c> false and momentum 1 − m reproduce Keras and ONNX.
+/// </para>
 /// </remarks>
 public sealed class BatchNormParameters
 {

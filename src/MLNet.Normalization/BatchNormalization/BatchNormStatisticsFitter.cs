@@ -6,13 +6,15 @@ namespace MLNet.Normalization.BatchNormalization;
 /// <summary>
 /// Fits batch-norm running statistics from rows streamed in data order, as PyTorch's training mode would over
 /// mini-batches (<see cref="BatchNormFitMode.MovingAverage"/>, <see cref="BatchNormFitMode.Cumulative"/>) or
-/// exactly over the whole data (<see cref="BatchNormFitMode.Exact"/>). Memory is constant in the number of rows.
+/// exactly over the whole data (<see cref="BatchNormFitMode.Exact"/>). The variance is unbiased (n − 1, PyTorch) or
+/// biased (n, Keras and ONNX) as asked. Memory is constant in the number of rows.
 /// </summary>
 internal sealed class BatchNormStatisticsFitter
 {
     private readonly BatchNormFitMode _mode;
     private readonly int _batchSize;
     private readonly double _momentum;
+    private readonly bool _unbiased;
     private readonly ChannelMomentsAccumulator _moments;
     private readonly float[] _runningMean;
     private readonly float[] _runningVariance;
@@ -20,11 +22,12 @@ internal sealed class BatchNormStatisticsFitter
     private readonly double[] _batchVariance;
     private long _batches;
 
-    public BatchNormStatisticsFitter(ChannelGeometry geometry, BatchNormFitMode mode, int batchSize, double momentum)
+    public BatchNormStatisticsFitter(ChannelGeometry geometry, BatchNormFitMode mode, int batchSize, double momentum, bool unbiasedVariance)
     {
         _mode = mode;
         _batchSize = batchSize;
         _momentum = momentum;
+        _unbiased = unbiasedVariance;
         _moments = new ChannelMomentsAccumulator(geometry);
         _runningMean = new float[geometry.Channels];
         _runningVariance = Enumerable.Repeat(1f, geometry.Channels).ToArray();
@@ -50,7 +53,7 @@ internal sealed class BatchNormStatisticsFitter
             for (int c = 0; c < mean.Length; c++)
             {
                 mean[c] = (float)_moments[c].Mean;
-                variance[c] = (float)_moments[c].SampleVariance;
+                variance[c] = (float)Variance(_moments[c]);
             }
             return (mean, variance);
         }
@@ -65,7 +68,7 @@ internal sealed class BatchNormStatisticsFitter
         for (int c = 0; c < _batchMean.Length; c++)
         {
             _batchMean[c] = _moments[c].Mean;
-            _batchVariance[c] = _moments[c].SampleVariance;
+            _batchVariance[c] = Variance(_moments[c]);
         }
         _batches++;
         double factor = RunningAverage.Factor(_mode == BatchNormFitMode.Cumulative ? null : _momentum, _batches);
@@ -73,6 +76,8 @@ internal sealed class BatchNormStatisticsFitter
         RunningAverage.Update(_runningVariance, _batchVariance, factor);
         _moments.Reset();
     }
+
+    private double Variance(Moments moments) => _unbiased ? moments.SampleVariance : moments.PopulationVariance;
 
     // PyTorch refuses too: "Expected more than 1 value per channel when training".
     private void CheckMoreThanOneValue(string where)

@@ -42,7 +42,7 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
         const string what = "batch-norm running statistics";
         var geometry = VectorColumn.ResolveGeometry(Host, input.Schema, InputColumnName, channels, _layout, flatVectorIsChannels: true);
         VectorColumn.CheckChannelCount(geometry, InputColumnName, what);
-        var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum);
+        var fitter = new BatchNormStatisticsFitter(geometry, options.FitMode, options.BatchSize, options.Momentum, options.UnbiasedRunningVariance);
         VectorColumn.ForEachFiniteRow(input, InputColumnName, what, (_, values) =>
         {
             try
