@@ -11,9 +11,18 @@ public class BatchNormTransformTests
     private static TheoryData<string> Names(string section) => Golden.Names(File, section);
 
     public static TheoryData<string> RunningStatsCases() => Names("running_stats");
+
+    /// <summary>The running-statistics cases with a spatial dimension, the only ones whose channels-last layout differs.</summary>
+    public static TheoryData<string> SpatialRunningStatsCases() => Golden.Names(File, "running_stats", c => c.GetProperty("spatial").GetInt32() > 1);
     public static TheoryData<string> ExactCases() => Names("exact_stats");
     public static TheoryData<string> EvalCases() => Names("eval");
     public static TheoryData<string> ForwardCases() => Names("forward_backward");
+
+    /// <summary>
+    /// The layer, instance and group norm cases: per-sample statistics, which the transforms compute at inference.
+    /// The batch-norm cases use batch statistics, which are training-only (the transform applies running statistics).
+    /// </summary>
+    public static TheoryData<string> PerSampleCases() => Golden.Names(File, "forward_backward", c => c.GetProperty("op").GetString() != "batch");
 
     private static JsonElement Case(string section, string name) => Golden.Case(File, section, name);
 
@@ -66,12 +75,10 @@ public class BatchNormTransformTests
     }
 
     [Theory]
-    [MemberData(nameof(RunningStatsCases))]
+    [MemberData(nameof(SpatialRunningStatsCases))]
     public void ChannelsLastFitsTheSameStatistics(string name)
     {
         var c = Case("running_stats", name);
-        if (c.GetProperty("spatial").GetInt32() == 1)
-            return;
         var ml = new MLContext(seed: 1);
 
         var parameters = ml.Transforms.BatchNorm("Out", TestData.Column, TrainingModeOptions(c, channelsLast: true)).Fit(Rows(ml, c, channelsLast: true)).Parameters;
@@ -136,13 +143,11 @@ public class BatchNormTransformTests
     }
 
     [Theory]
-    [MemberData(nameof(ForwardCases))]
+    [MemberData(nameof(PerSampleCases))]
     public void PerSampleTransformsMatchPyTorch(string name)
     {
         var c = Case("forward_backward", name);
         var op = c.GetProperty("op").GetString();
-        if (op == "batch")
-            return; // batch statistics are training-only; the transform applies running statistics
         var ml = new MLContext(seed: 1);
         var data = Rows(ml, c);
         var gamma = c.GetProperty("gamma").Floats();
@@ -152,7 +157,8 @@ public class BatchNormTransformTests
         {
             "layer" => ml.Transforms.LayerNorm("Out", TestData.Column, eps, gamma, beta),
             "instance" => ml.Transforms.InstanceNorm("Out", TestData.Column, eps, gamma, beta),
-            _ => ml.Transforms.GroupNorm("Out", TestData.Column, c.GetProperty("groups").GetInt32(), eps, gamma, beta),
+            "group" => ml.Transforms.GroupNorm("Out", TestData.Column, c.GetProperty("groups").GetInt32(), eps, gamma, beta),
+            _ => throw new InvalidOperationException($"{name}: no per-sample transform for op {op}."),
         };
 
         var output = TestData.Read(estimator.Fit(data).Transform(data), "Out");

@@ -213,6 +213,29 @@ public class NormalizationLayerTests
     }
 
     [Fact]
+    public void NoisyBatchNormBackwardWithNoiseOnMatchesFiniteDifferences()
+    {
+        // Each training forward draws the noise from the layer's Random in an order that does not depend on the input,
+        // so a fresh layer with the same seed for every evaluation holds the noise fixed: the loss is then a smooth
+        // function of x, γ and β, and the helper creates such a layer for the backward pass and for every evaluation.
+        // Large noise (scale factors about 0.4..1.6 with std 0.3), so a backward that ignored it would be far off.
+        static NoisyBatchNormLayer Strong() => new(3, 2, shiftRange: 0.5, scaleRange: 0.6, noiseStd: 0.3, seed: 17);
+        static NoisyBatchNormLayer Default() => new(4, seed: 5);
+
+        // The premise: the same seed repeats the noise, and the noise is on (the output is not batch norm's).
+        var x = Spread(30, 31);
+        float[] first = new float[30], again = new float[30], plain = new float[30];
+        Strong().Forward(x, first, 5, training: true);
+        Strong().Forward(x, again, 5, training: true);
+        new BatchNormLayer(3, 2).Forward(x, plain, 5, training: true);
+        Assert.Equal(first, again);
+        Assert.True(first.Zip(plain, (a, b) => Math.Abs(a - b)).Max() > 0.5, "the noise changes the output by less than 0.5");
+
+        AssertGradientsMatchFiniteDifferences(Strong, rows: 5, features: 6, seed: 31);
+        AssertGradientsMatchFiniteDifferences(Default, rows: 6, features: 4, seed: 32);
+    }
+
+    [Fact]
     public void NoisyBatchNormWithoutNoiseTrainsExactlyLikeBatchNorm()
     {
         var x = Spread(24, 6);
