@@ -30,12 +30,18 @@ public sealed class MultilayerPerceptronTrainer
     private static readonly TrainerInfo TrainerInfo = new(normalization: false, caching: true, supportValid: true);
     private readonly Options _options;
 
+    /// <summary>Checks every option that does not depend on the data; training checks them again, with the rest.</summary>
     internal MultilayerPerceptronTrainer(IHostEnvironment env, Options options)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MultilayerPerceptronTrainer)),
-            TrainerUtils.MakeR4VecFeature(options.FeatureColumnName), TrainerUtils.MakeU4ScalarColumn(options.LabelColumnName), default)
+            TrainerUtils.MakeR4VecFeature(CheckColumnName(options.FeatureColumnName, nameof(Options.FeatureColumnName))),
+            TrainerUtils.MakeU4ScalarColumn(CheckColumnName(options.LabelColumnName, nameof(Options.LabelColumnName))), default)
     {
+        options.Validate();
         _options = options;
     }
+
+    private static string CheckColumnName(string name, string option)
+        => string.IsNullOrEmpty(name) ? throw new ArgumentException($"{option} must name a column, got {(name is null ? "null" : "\"\"")}.", option) : name;
 
     /// <summary>The per-step training losses and per-epoch reports of the last <c>Fit</c>.</summary>
     public Training.MultilayerPerceptron? LastTraining { get; private set; }
@@ -72,6 +78,7 @@ public sealed class MultilayerPerceptronTrainer
     public override MultilayerPerceptronModelParameters TrainModelCore(TrainContext context)
     {
         Host.CheckValue(context, nameof(context));
+        _options.Validate();
         var train = Materialize(context.TrainingSet, "training");
         var validation = context.ValidationSet is { } v ? Materialize(v, "validation") : null;
 
@@ -138,6 +145,7 @@ public static class MultilayerPerceptronCatalog
     /// A multilayer perceptron with normalization layers (batch norm by default; see <see cref="HiddenNormalization"/>),
     /// trained with SGD: hidden 256-256, batch 64, 5 epochs, lr 0.01, momentum 0.9, unless <paramref name="options"/> says otherwise.
     /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range or undefined whatever the data; the error names it.</exception>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         MultilayerPerceptronTrainer.Options? options = null)
     {

@@ -122,26 +122,91 @@ public class MultilayerPerceptronOptions
     /// <summary>Called after every epoch; null for none.</summary>
     public Action<EpochReport>? EpochCompleted { get; set; }
 
-    internal void Validate(int rows)
+    /// <summary>
+    /// Checks every option that does not depend on the data: the catalog method calls it when it creates the trainer,
+    /// and training calls it again. Each error is an <see cref="ArgumentException"/> whose parameter and message start
+    /// with the option's name.
+    /// </summary>
+    internal void Validate()
     {
-        if (HiddenLayers is null || HiddenLayers.Any(h => h <= 0))
-            throw new ArgumentOutOfRangeException(nameof(HiddenLayers), $"Hidden layer sizes must be positive, got [{string.Join(", ", HiddenLayers ?? [])}].");
+        if (HiddenLayers is null)
+            throw new ArgumentNullException(nameof(HiddenLayers), "HiddenLayers must not be null; [] is a network without hidden layers.");
+        if (HiddenLayers.Any(h => h <= 0))
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers), $"HiddenLayers must be positive, got [{string.Join(", ", HiddenLayers)}].");
+        for (int i = 0; i < HiddenLayers.Length; i++)
+            if (HiddenLayers[i] > ModelLimits.MaxParameterLength)
+                throw new ArgumentOutOfRangeException(nameof(HiddenLayers),
+                    $"HiddenLayers[{i}] is {HiddenLayers[i]} units wide; a layer is at most {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
         if (!Enum.IsDefined(Normalization))
-            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, "Unknown normalization.");
+            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, $"Normalization {(int)Normalization} is not a {nameof(HiddenNormalization)} value.");
+        if (!Enum.IsDefined(BatchOrder))
+            throw new ArgumentOutOfRangeException(nameof(BatchOrder), BatchOrder, $"BatchOrder {(int)BatchOrder} is not a {nameof(Training.BatchOrder)} value.");
+        long layers = LayerCount;
+        if (layers > ModelLimits.MaxLayers)
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers),
+                $"HiddenLayers has {HiddenLayers.Length} hidden layers, which with Normalization {Normalization} make a network of {layers} layers; a network has at most {ModelLimits.MaxLayers} (ModelLimits.MaxLayers).");
+        for (int i = 1; i < HiddenLayers.Length; i++)
+            CheckLinearWeights(HiddenLayers[i - 1], HiddenLayers[i], $"HiddenLayers[{i - 1}] → HiddenLayers[{i}] is a Linear layer of");
         if (BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize must be positive, got {BatchSize}.");
         if (BatchSize < 2 && UsesBatchStatistics)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"{Normalization} needs batches of at least 2 rows: batch statistics over one value per channel are undefined.");
-        if (BatchSize > rows)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize {BatchSize} is larger than the {rows} training rows.");
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize,
+                $"BatchSize must be at least 2 with Normalization {Normalization}, got {BatchSize}: batch statistics over one value per channel are undefined.");
         if (Epochs < 1)
             throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"Epochs must be positive, got {Epochs}.");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"LearningRate must be positive and finite, got {LearningRate}.");
+        if (!(Momentum >= 0) || double.IsInfinity(Momentum))
+            throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"Momentum must be finite and not negative, got {Momentum}.");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, $"WeightDecay must be finite and not negative, got {WeightDecay}.");
         if (ClassesPerBatch < 1)
             throw new ArgumentOutOfRangeException(nameof(ClassesPerBatch), ClassesPerBatch, $"ClassesPerBatch must be positive, got {ClassesPerBatch}.");
-        ArgumentNullException.ThrowIfNull(RenormSchedule);
-        RenormSchedule.Validate();
+        if (RenormSchedule is null)
+            throw new ArgumentNullException(nameof(RenormSchedule), "RenormSchedule must not be null.");
+        RenormSchedule.Validate(nameof(RenormSchedule));
+        if (!(RenormAlpha > 0 && RenormAlpha <= 1))
+            throw new ArgumentOutOfRangeException(nameof(RenormAlpha), RenormAlpha, $"RenormAlpha must be in (0, 1], got {RenormAlpha}.");
+        if (GroupNormGroups < 1)
+            throw new ArgumentOutOfRangeException(nameof(GroupNormGroups), GroupNormGroups, $"GroupNormGroups must be positive, got {GroupNormGroups}.");
+        if (Normalization == HiddenNormalization.GroupNorm)
+            for (int i = 0; i < HiddenLayers.Length; i++)
+                if (HiddenLayers[i] % GroupNormGroups != 0)
+                    throw new ArgumentOutOfRangeException(nameof(GroupNormGroups), GroupNormGroups,
+                        $"GroupNormGroups {GroupNormGroups} does not divide HiddenLayers[{i}] = {HiddenLayers[i]}: group norm splits each hidden layer's units into equal groups.");
+    }
+
+    /// <summary>
+    /// Checks the network these options build for <paramref name="features"/> inputs and <paramref name="classes"/>
+    /// outputs against <see cref="ModelLimits"/>, so that every model trained also saves and loads;
+    /// <paramref name="featureSource"/> and <paramref name="classSource"/> say where the sizes come from.
+    /// </summary>
+    internal void ValidateNetwork(int features, int classes, string featureSource, string classSource)
+    {
+        if (features < 1 || features > ModelLimits.MaxParameterLength)
+            throw new ArgumentOutOfRangeException(nameof(features), features,
+                $"{featureSource} gives {features} features; a network takes 1 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
+        if (classes < 2 || classes > ModelLimits.MaxParameterLength)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes,
+                $"{classSource} gives {classes} classes; a classifier has 2 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
+        if (HiddenLayers.Length == 0)
+        {
+            CheckLinearWeights(features, classes, $"HiddenLayers is empty: the {features} features of {featureSource} and the {classes} classes of {classSource} make a Linear layer of");
+            return;
+        }
+        CheckLinearWeights(features, HiddenLayers[0], $"HiddenLayers[0] = {HiddenLayers[0]} and the {features} features of {featureSource} make a Linear layer of");
+        CheckLinearWeights(HiddenLayers[^1], classes, $"HiddenLayers[{HiddenLayers.Length - 1}] = {HiddenLayers[^1]} and the {classes} classes of {classSource} make a Linear layer of");
+    }
+
+    /// <summary>The layers of the network these options build: Linear, normalization (unless None) and ReLU per hidden layer, then Linear.</summary>
+    internal long LayerCount => HiddenLayers.Length * (Normalization == HiddenNormalization.None ? 2L : 3L) + 1;
+
+    private static void CheckLinearWeights(long inputs, long outputs, string what)
+    {
+        long weights = inputs * outputs;
+        if (weights > ModelLimits.MaxLinearWeights)
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers),
+                $"{what} {inputs} × {outputs} = {weights} weights; a Linear layer holds at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
     }
 
     /// <summary>A shallow copy that reports epochs to <paramref name="epochCompleted"/> instead.</summary>

@@ -168,10 +168,10 @@ public class NetworkTests
         var data = Blobs(30, 8);
         string Message(Action action) => Assert.ThrowsAny<ArgumentException>(action).Message;
 
-        Assert.Contains("needs batches of at least 2 rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 1 })));
+        Assert.Contains("BatchSize must be at least 2 with Normalization BatchNorm", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 1 })));
         MultilayerPerceptron.Train(data, new() { BatchSize = 1, Normalization = HiddenNormalization.None, Epochs = 1, HiddenLayers = [4] });
         Assert.Contains("BatchSize 31 is larger than the 30 training rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 31 })));
-        Assert.Contains("Hidden layer sizes must be positive", Message(() => MultilayerPerceptron.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
+        Assert.Contains("HiddenLayers must be positive", Message(() => MultilayerPerceptron.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
         Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = 0, BatchSize = 10 })));
         Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = double.NaN, BatchSize = 10 })));
 

@@ -1,0 +1,151 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.Normalization.Training;
+
+namespace MLNet.Normalization.Tests.Training;
+
+/// <summary>
+/// What the MLP trainer and <see cref="MultilayerPerceptron.Train"/> refuse, and how they say it: feature rows of
+/// another length, a label of one class, undefined or out-of-range options (when the catalog creates the trainer and
+/// again at training), settings whose epochs would make no step, and networks past <see cref="ModelLimits"/>.
+/// </summary>
+public class MultilayerPerceptronInputTests
+{
+    private static MultilayerPerceptronTrainer.Options Small() => new() { HiddenLayers = [4], BatchSize = 4, Epochs = 1 };
+
+    private static MultilayerPerceptronTrainer Trainer(MLContext ml, MultilayerPerceptronTrainer.Options options)
+        => ml.MulticlassClassification.Trainers.MultilayerPerceptron(options);
+
+    private static string Messages(Exception? e)
+    {
+        var messages = new List<string>();
+        for (; e is not null; e = e.InnerException)
+            messages.Add(e.Message);
+        return string.Join(" | ", messages);
+    }
+
+    // *** Rows of varying length ***
+
+    // *** Errors that name what went wrong ***
+
+    /// <summary>Makes the option called <paramref name="option"/> invalid whatever the data.</summary>
+    private static void Spoil(MultilayerPerceptronOptions options, string option)
+    {
+        switch (option)
+        {
+            case "Normalization": options.Normalization = (HiddenNormalization)99; break;
+            case "BatchOrder": options.BatchOrder = (BatchOrder)99; break;
+            case "HiddenLayers": options.HiddenLayers = [8, 0]; break;
+            case "BatchSize": options.BatchSize = 0; break;
+            case "BatchSize of one with batch statistics": options.BatchSize = 1; options.Normalization = HiddenNormalization.BatchNorm; break;
+            case "Epochs": options.Epochs = 0; break;
+            case "LearningRate": options.LearningRate = double.NaN; break;
+            case "Momentum": options.Momentum = -0.5; break;
+            case "WeightDecay": options.WeightDecay = double.NaN; break;
+            case "ClassesPerBatch": options.ClassesPerBatch = 0; break;
+            case "GroupNormGroups": options.Normalization = HiddenNormalization.GroupNorm; options.HiddenLayers = [16]; options.GroupNormGroups = 5; break;
+            case "RenormAlpha": options.Normalization = HiddenNormalization.BatchRenorm; options.RenormAlpha = 0; break;
+            case "RenormSchedule": options.Normalization = HiddenNormalization.BatchRenorm; options.RenormSchedule = new RenormSchedule(WarmupSteps: -1); break;
+            case "HiddenLayers wider than MaxParameterLength": options.HiddenLayers = [ModelLimits.MaxParameterLength + 1]; break;
+            case "HiddenLayers with more than MaxLayers layers": options.Normalization = HiddenNormalization.None; options.HiddenLayers = Enumerable.Repeat(1, 512).ToArray(); break;
+            case "HiddenLayers with more than MaxLinearWeights": options.HiddenLayers = [16384, 16385]; break;
+            default: throw new ArgumentException(option);
+        }
+    }
+
+    public static TheoryData<string, string, string> BadOptions() => new()
+    {
+        // The spoiled option, the parameter the error names, and what its message must say.
+        { "Normalization", "Normalization", "Normalization 99 is not a HiddenNormalization" },
+        { "BatchOrder", "BatchOrder", "BatchOrder 99 is not a BatchOrder" },
+        { "HiddenLayers", "HiddenLayers", "HiddenLayers must be positive, got [8, 0]" },
+        { "BatchSize", "BatchSize", "BatchSize must be positive, got 0" },
+        { "BatchSize of one with batch statistics", "BatchSize", "BatchSize must be at least 2 with Normalization BatchNorm" },
+        { "Epochs", "Epochs", "Epochs must be positive, got 0" },
+        { "LearningRate", "LearningRate", "LearningRate must be positive and finite, got NaN" },
+        { "Momentum", "Momentum", "Momentum must be finite and not negative, got -0.5" },
+        { "WeightDecay", "WeightDecay", "WeightDecay must be finite and not negative, got NaN" },
+        { "ClassesPerBatch", "ClassesPerBatch", "ClassesPerBatch must be positive, got 0" },
+        { "GroupNormGroups", "GroupNormGroups", "GroupNormGroups 5 does not divide HiddenLayers[0] = 16" },
+        { "RenormAlpha", "RenormAlpha", "RenormAlpha must be in (0, 1], got 0" },
+        { "RenormSchedule", "RenormSchedule", "RenormSchedule needs 0 ≤ WarmupSteps ≤ RMaxSteps and DMaxSteps, got -1" },
+        { "HiddenLayers wider than MaxParameterLength", "HiddenLayers", "HiddenLayers[0] is 1048577 units wide; a layer is at most 1048576 (ModelLimits.MaxParameterLength)" },
+        { "HiddenLayers with more than MaxLayers layers", "HiddenLayers", "a network of 1025 layers; a network has at most 1024 (ModelLimits.MaxLayers)" },
+        { "HiddenLayers with more than MaxLinearWeights", "HiddenLayers", "HiddenLayers[0] → HiddenLayers[1] is a Linear layer of 16384 × 16385 = 268451840 weights; a Linear layer holds at most 268435456 (ModelLimits.MaxLinearWeights)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public void TheCatalogRefusesAnOptionThatIsBadWhateverTheDataNamingIt(string option, string parameter, string message)
+    {
+        var options = Small();
+        Spoil(options, option);
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => Trainer(new MLContext(seed: 1), options));
+        Assert.Equal(parameter, error.ParamName);
+        Assert.StartsWith(parameter, error.Message);
+        Assert.Contains(message, error.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public void TrainingRefusesItAgainNamingIt(string option, string parameter, string message)
+    {
+        // Options the catalog accepted and that changed afterwards, and the training API without the catalog.
+        var ml = new MLContext(seed: 1);
+        var options = Small();
+        var trainer = Trainer(ml, options);
+        Spoil(options, option);
+        var rows = MlpData.Blobs(20, 6, 2, seed: 1);
+
+        foreach (var train in new Action[] { () => trainer.Fit(MlpData.View(ml, rows, 2)), () => MultilayerPerceptron.Train(MlpData.Labeled(rows, 2), options) })
+        {
+            var error = Assert.ThrowsAny<ArgumentException>(train);
+            Assert.Equal(parameter, error.ParamName);
+            Assert.StartsWith(parameter, error.Message);
+            Assert.Contains(message, error.Message);
+        }
+    }
+
+    [Fact]
+    public void ABatchLargerThanTheDataNamesBatchSize()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small();
+        options.BatchSize = 21;
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => Trainer(ml, options).Fit(MlpData.View(ml, MlpData.Blobs(20, 6, 2, seed: 1), 2)));
+        Assert.Equal("BatchSize", error.ParamName);
+        Assert.StartsWith("BatchSize 21 is larger than the 20 training rows", error.Message);
+    }
+
+    // *** Training that makes no step ***
+
+    public static TheoryData<HiddenNormalization> Normalizations() => new(Enum.GetValues<HiddenNormalization>());
+
+    private static bool UsesBatchStatistics(HiddenNormalization normalization)
+        => normalization is not (HiddenNormalization.None or HiddenNormalization.LayerNorm or HiddenNormalization.GroupNorm);
+
+    /// <summary>Rows seen per epoch (each epoch the same), counted by the BeforeUpdate hook.</summary>
+    private static int RowsPerEpoch(LabeledData data, MultilayerPerceptronOptions options)
+    {
+        var rows = new Dictionary<int, int>();
+        options.Epochs = 2;
+        options.BeforeUpdate = step => rows[step.Epoch] = rows.GetValueOrDefault(step.Epoch) + step.Labels.Length;
+        MultilayerPerceptron.Train(data, options);
+        Assert.Equal(rows[1], rows[2]);
+        return rows[1];
+    }
+
+    // *** Limits ***
+
+    private static float[] Values(int length, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = (float)random.NextDouble();
+        return values;
+    }
+
+}
