@@ -26,7 +26,57 @@ public class MultilayerPerceptronInputTests
 
     // *** Rows of varying length ***
 
+    [Fact]
+    public void AFeatureRowOfAnotherLengthNamesTheColumnTheRowAndBothLengths()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = MlpData.Blobs(20, 6, 2, seed: 1);
+        // One row a slot short and a later one a slot long: together they still fill 20 rows of 6.
+        rows[5] = (rows[5].Features[..5], rows[5].Class);
+        rows[9] = ([.. rows[9].Features, 1f], rows[9].Class);
+        var data = MlpData.View(ml, rows, 2, new VectorDataViewType(NumberDataViewType.Single, 6));
+
+        var error = Assert.Throws<InvalidOperationException>(() => Trainer(ml, Small()).Fit(data));
+        Assert.Contains("Column 'Features': training row 5 has 5 values, expected 6", error.Message);
+    }
+
+    [Fact]
+    public void AValidationRowOfAnotherLengthIsRefusedToo()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = MlpData.Blobs(12, 6, 2, seed: 2);
+        rows[3] = (rows[3].Features[..5], rows[3].Class);
+        rows[4] = ([.. rows[4].Features, 1f], rows[4].Class);
+        var train = MlpData.View(ml, MlpData.Blobs(20, 6, 2, seed: 1), 2);
+        var validation = MlpData.View(ml, rows, 2, new VectorDataViewType(NumberDataViewType.Single, 6));
+
+        var error = Assert.Throws<InvalidOperationException>(() => Trainer(ml, Small()).Fit(train, validation));
+        Assert.Contains("Column 'Features': validation row 3 has 5 values, expected 6", error.Message);
+    }
+
+    [Fact]
+    public void AnUnknownSizeFeaturesColumnIsRefusedNamingItAndBothTypes()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = MlpData.View(ml, MlpData.Blobs(20, 6, 2, seed: 1), 2, new VectorDataViewType(NumberDataViewType.Single));
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => Trainer(ml, Small()).Fit(data));
+        Assert.Contains("feature column 'Features': expected Vector<Single>, got VarVector<Single>", error.Message);
+    }
+
     // *** Errors that name what went wrong ***
+
+    [Fact]
+    public void ALabelOfOneClassNamesTheLabelColumn()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = MlpData.View(ml, MlpData.Blobs(20, 6, 1, seed: 1), classes: 1);
+
+        var message = Messages(Assert.ThrowsAny<Exception>(() => Trainer(ml, Small()).Fit(data)));
+        Assert.Contains("label column 'Label'", message);
+        Assert.Contains("at least 2 classes", message);
+        Assert.DoesNotContain("Features", message);
+    }
 
     /// <summary>Makes the option called <paramref name="option"/> invalid whatever the data.</summary>
     private static void Spoil(MultilayerPerceptronOptions options, string option)
@@ -146,6 +196,62 @@ public class MultilayerPerceptronInputTests
         for (int i = 0; i < values.Length; i++)
             values[i] = (float)random.NextDouble();
         return values;
+    }
+
+    [Theory]
+    [InlineData("features")]
+    [InlineData("classes")]
+    [InlineData("layers")]
+    public void ANetworkAtTheLimitsTrainsSavesAndLoads(string limit)
+    {
+        int features = limit == "features" ? ModelLimits.MaxParameterLength : 3;
+        int classes = limit == "classes" ? ModelLimits.MaxParameterLength : 2;
+        var options = new MultilayerPerceptronTrainer.Options
+        {
+            // Linear → BatchNorm → ReLU per hidden layer: 341 of them and the output layer are 1,024 layers.
+            HiddenLayers = limit == "layers" ? Enumerable.Repeat(1, 341).ToArray() : [1],
+            BatchSize = 2,
+            Epochs = 1,
+        };
+        var ml = new MLContext(seed: 1);
+        var data = MlpData.View(ml, [(Values(features, 1), 0), (Values(features, 2), 1)], classes);
+
+        var trainer = Trainer(ml, options);
+        var model = trainer.Fit(data);
+        Assert.Equal(limit == "layers" ? ModelLimits.MaxLayers : 4, trainer.LastTraining!.Network.Layers.Count);
+        var expected = model.Transform(data).GetColumn<float[]>("Score").ToArray();
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        stream.Position = 0;
+        var loaded = new MLContext(seed: 2).Model.Load(stream, out _);
+
+        Assert.Equal(expected, loaded.Transform(data).GetColumn<float[]>("Score").ToArray());
+    }
+
+    [Theory]
+    [InlineData("features", "Features")]
+    [InlineData("classes", "Label")]
+    [InlineData("first Linear", "Features")]
+    [InlineData("last Linear", "Label")]
+    public void OnePastALimitThatDependsOnTheDataIsRefusedWhenTrainingNamingTheColumn(string limit, string column)
+    {
+        var (features, hidden, classes, bound) = limit switch
+        {
+            "features" => (ModelLimits.MaxParameterLength + 1, 1, 2, "ModelLimits.MaxParameterLength"),
+            "classes" => (3, 1, ModelLimits.MaxParameterLength + 1, "ModelLimits.MaxParameterLength"),
+            // 16384 × 16385 and 512 × 524289 weights: just over 2^28.
+            "first Linear" => (16384, 16385, 2, "ModelLimits.MaxLinearWeights"),
+            _ => (3, 512, (1 << 19) + 1, "ModelLimits.MaxLinearWeights"),
+        };
+        var ml = new MLContext(seed: 1);
+        var data = MlpData.View(ml, [(Values(features, 1), 0), (Values(features, 2), 1)], classes);
+        var options = new MultilayerPerceptronTrainer.Options { HiddenLayers = [hidden], BatchSize = 2, Epochs = 1 };
+
+        var message = Messages(Assert.ThrowsAny<ArgumentException>(() => Trainer(ml, options).Fit(data)));
+        Assert.Contains($"column '{column}'", message);
+        Assert.Contains(bound, message);
+        if (limit.EndsWith("Linear", StringComparison.Ordinal))
+            Assert.Contains("HiddenLayers", message);
     }
 
 }
