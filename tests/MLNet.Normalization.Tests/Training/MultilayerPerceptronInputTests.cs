@@ -64,6 +64,38 @@ public class MultilayerPerceptronInputTests
         Assert.Contains("feature column 'Features': expected Vector<Single>, got VarVector<Single>", error.Message);
     }
 
+    /// <summary>The rows of <paramref name="inner"/>, reporting <paramref name="count"/> as their number.</summary>
+    private sealed class CountedView(IDataView inner, long? count) : IDataView
+    {
+        public bool CanShuffle => inner.CanShuffle;
+        public DataViewSchema Schema => inner.Schema;
+        public long? GetRowCount() => count;
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => inner.GetRowCursor(columnsNeeded, rand);
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) => inner.GetRowCursorSet(columnsNeeded, n, rand);
+    }
+
+    [Fact]
+    public void RowsOfAViewThatDoesNotKnowTheirNumberAreCountedFirst()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = MlpData.View(ml, MlpData.Blobs(20, 6, 2, seed: 1), 2);
+        var test = MlpData.View(ml, MlpData.Blobs(6, 6, 2, seed: 2), 2);
+
+        var known = Trainer(ml, Small()).Fit(new CountedView(data, 20)).Transform(test).GetColumn<float[]>("Score").ToArray();
+        var counted = Trainer(ml, Small()).Fit(new CountedView(data, null)).Transform(test).GetColumn<float[]>("Score").ToArray();
+        Assert.Equal(known, counted);
+    }
+
+    [Theory]
+    [InlineData(19, "The training data gives more rows than the 19 it counted.")]
+    [InlineData(21, "The training data gives 20 rows, but counted 21.")]
+    public void AViewWhoseRowCountDisagreesWithItsRowsIsAnError(long count, string message)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = new CountedView(MlpData.View(ml, MlpData.Blobs(20, 6, 2, seed: 1), 2), count);
+        Assert.Equal(message, Assert.Throws<InvalidOperationException>(() => Trainer(ml, Small()).Fit(data)).Message);
+    }
+
     // *** Errors that name what went wrong ***
 
     [Fact]
