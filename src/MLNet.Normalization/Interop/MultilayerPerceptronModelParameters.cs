@@ -158,17 +158,20 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         }
     }
 
-    private static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader)
+    // Sizes are read within the ModelLimits every network is built within, so every model that trains also loads,
+    // and a corrupt size is refused before anything is allocated for it.
+    internal static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader)
     {
-        int features = reader.ReadCount(), classes = reader.ReadCount(), count = reader.ReadCount(1024);
+        int features = reader.ReadCount(ModelLimits.MaxParameterLength), classes = reader.ReadCount(ModelLimits.MaxParameterLength);
+        int count = reader.ReadCount(ModelLimits.MaxLayers);
         var layers = new List<Layer>(count);
         for (int i = 0; i < count; i++)
         {
             layers.Add(reader.ReadEnum<LayerKind>() switch
             {
                 LayerKind.Linear => ReadLinear(reader),
-                LayerKind.Relu => new ReluLayer(reader.ReadCount()),
-                LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(), epsilon: reader.ReadSingle()), reader),
+                LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxParameterLength)),
+                LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(ModelLimits.MaxParameterLength), epsilon: reader.ReadSingle()), reader),
                 _ => ReadGroupNorm(reader),
             });
         }
@@ -180,13 +183,17 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     private static LinearLayer ReadLinear(BinaryReader reader)
     {
-        int inputs = reader.ReadCount(), outputs = reader.ReadCount();
-        return new LinearLayer(inputs, outputs, reader.ReadSingleArray(inputs * outputs), reader.ReadSingleArray(outputs));
+        int inputs = reader.ReadCount(ModelLimits.MaxParameterLength), outputs = reader.ReadCount(ModelLimits.MaxParameterLength);
+        long weights = (long)inputs * outputs;
+        if (weights > ModelLimits.MaxLinearWeights)
+            throw new InvalidDataException(
+                $"Read a Linear layer of {inputs} inputs and {outputs} outputs: {weights} weights, expected at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+        return new LinearLayer(inputs, outputs, reader.ReadSingleArray((int)weights), reader.ReadSingleArray(outputs));
     }
 
     private static GroupNormLayer ReadGroupNorm(BinaryReader reader)
     {
-        int channels = reader.ReadCount(), groups = reader.ReadCount();
+        int channels = reader.ReadCount(ModelLimits.MaxParameterLength), groups = reader.ReadCount(ModelLimits.MaxParameterLength);
         return WithAffine(new GroupNormLayer(channels, 1, groups, reader.ReadSingle()), reader);
     }
 

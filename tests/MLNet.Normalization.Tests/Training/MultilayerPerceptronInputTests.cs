@@ -286,4 +286,19 @@ public class MultilayerPerceptronInputTests
             Assert.Contains("HiddenLayers", message);
     }
 
+    [Fact]
+    public void TheNetworkBuildersRefuseWhatASavedModelCouldNotHold()
+    {
+        var options = new MultilayerPerceptronOptions { HiddenLayers = [1] };
+        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptron.Build(ModelLimits.MaxParameterLength + 1, 2, options)).Message);
+        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptron.Build(2, ModelLimits.MaxParameterLength + 1, options)).Message);
+
+        // 65536 × 65536 overflows an int to 0: the layer must be refused, not built without weights.
+        Assert.Contains("ModelLimits.MaxLinearWeights", Assert.ThrowsAny<ArgumentException>(() => new LinearLayer(65536, 65536)).Message);
+        Assert.Contains("ModelLimits.MaxLinearWeights", Assert.ThrowsAny<ArgumentException>(() => new LinearLayer(65536, 65536, [], new float[65536])).Message);
+        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => new LinearLayer(ModelLimits.MaxParameterLength + 1, 1)).Message);
+
+        Assert.Equal(ModelLimits.MaxLayers, new Sequential(Enumerable.Range(0, ModelLimits.MaxLayers).Select(_ => new ReluLayer(1))).Layers.Count);
+        Assert.Contains("ModelLimits.MaxLayers", Assert.ThrowsAny<ArgumentException>(() => new Sequential(Enumerable.Range(0, ModelLimits.MaxLayers + 1).Select(_ => new ReluLayer(1)))).Message);
+    }
 }

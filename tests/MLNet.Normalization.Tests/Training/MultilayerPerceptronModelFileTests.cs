@@ -1,0 +1,116 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.Normalization.Training;
+
+namespace MLNet.Normalization.Tests.Training;
+
+/// <summary>
+/// The MLP model: scoring rows of the wrong length, and model files whose parameters are not finite.
+/// </summary>
+public class MultilayerPerceptronModelFileTests
+{
+    private static string Messages(Exception? e)
+    {
+        var messages = new List<string>();
+        for (; e is not null; e = e.InnerException)
+            messages.Add(e.Message);
+        return string.Join(" | ", messages);
+    }
+
+    private static MulticlassPredictionTransformer<MultilayerPerceptronModelParameters> Train(MLContext ml, HiddenNormalization normalization, string featureColumn = "Features")
+    {
+        var data = MlpData.View(ml, MlpData.Blobs(24, 6, 2, seed: 1), 2);
+        if (featureColumn != "Features")
+            data = ml.Transforms.CopyColumns(featureColumn, "Features").Fit(data).Transform(data);
+        return ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            HiddenLayers = [4], Normalization = normalization, GroupNormGroups = 2, BatchSize = 8, Epochs = 1, FeatureColumnName = featureColumn,
+        }).Fit(data);
+    }
+
+    private static ITransformer SaveAndLoad(MLContext ml, ITransformer model, DataViewSchema schema)
+    {
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, schema, stream);
+        stream.Position = 0;
+        return new MLContext(seed: 3).Model.Load(stream, out _);
+    }
+
+    // *** Scoring a row of the wrong length ***
+
+    // *** Sizes a model file may hold ***
+
+    /// <summary>Reads a payload of the documented format: features, classes, the number of layers, then what <paramref name="layers"/> writes.</summary>
+    private static MultilayerPerceptronModelParameters ReadPayload(int features, int classes, int count, Action<BinaryWriter> layers)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(features);
+            writer.Write(classes);
+            writer.Write(count);
+            layers(writer);
+        }
+        stream.Position = 0;
+        using var reader = new BinaryReader(stream);
+        return MultilayerPerceptronModelParameters.ReadNetwork(new MLContext(), reader);
+    }
+
+    private static void WriteLinear(BinaryWriter writer, int inputs, int outputs, int weights, int biases)
+    {
+        writer.Write(1);
+        writer.Write(inputs);
+        writer.Write(outputs);
+        writer.Write(weights);
+        for (int i = 0; i < weights; i++)
+            writer.Write(0.5f);
+        writer.Write(biases);
+        for (int i = 0; i < biases; i++)
+            writer.Write(0.25f);
+    }
+
+    private static void WriteRelus(BinaryWriter writer, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            writer.Write(2);
+            writer.Write(1);
+        }
+    }
+
+    [Fact]
+    public void AModelFileOfMaxLayersLoadsAndOneMoreIsRefused()
+    {
+        // Linear 1 → 1, ReLUs, Linear 1 → 2.
+        var model = ReadPayload(1, 2, ModelLimits.MaxLayers, w => { WriteLinear(w, 1, 1, 1, 1); WriteRelus(w, ModelLimits.MaxLayers - 2); WriteLinear(w, 1, 2, 2, 2); });
+        Assert.Equal(ModelLimits.MaxLayers, model.Layers.Count);
+
+        var error = Assert.Throws<InvalidDataException>(() =>
+            ReadPayload(1, 2, ModelLimits.MaxLayers + 1, w => { WriteLinear(w, 1, 1, 1, 1); WriteRelus(w, ModelLimits.MaxLayers - 1); WriteLinear(w, 1, 2, 2, 2); }));
+        Assert.Equal($"Read a count of {ModelLimits.MaxLayers + 1}, expected 1 to {ModelLimits.MaxLayers}.", error.Message);
+    }
+
+    [Theory]
+    [InlineData(65536, 65536)]
+    [InlineData(16384, 16385)]
+    public void ALinearLayerPastMaxLinearWeightsIsRefusedBeforeItsWeightsAreRead(int inputs, int outputs)
+    {
+        // 65536 × 65536 is 0 in int arithmetic: a file with no weights used to load as such a layer.
+        var error = Assert.Throws<InvalidDataException>(() => ReadPayload(inputs, outputs, 1, w => WriteLinear(w, inputs, outputs, 0, outputs)));
+        Assert.Equal($"Read a Linear layer of {inputs} inputs and {outputs} outputs: {(long)inputs * outputs} weights, expected at most 268435456 (ModelLimits.MaxLinearWeights).", error.Message);
+    }
+
+    // *** Non-finite parameters ***
+
+    public static TheoryData<HiddenNormalization, int, string, int, float> NonFiniteParameters() => new()
+    {
+        // The network, the layer, its parameter, the index and the value written there.
+        { HiddenNormalization.LayerNorm, 0, "weight", 3, float.NaN },
+        { HiddenNormalization.LayerNorm, 0, "bias", 1, float.PositiveInfinity },
+        { HiddenNormalization.LayerNorm, 1, "gamma", 2, float.NegativeInfinity },
+        { HiddenNormalization.GroupNorm, 1, "beta", 0, float.NaN },
+        { HiddenNormalization.None, 2, "weight", 5, float.NaN },
+        { HiddenNormalization.BatchNorm, 2, "bias", 1, float.NegativeInfinity },
+    };
+
+}
