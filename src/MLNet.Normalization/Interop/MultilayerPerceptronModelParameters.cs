@@ -33,9 +33,27 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     private readonly VectorDataViewType _inputType;
     private readonly VectorDataViewType _outputType;
 
+    /// <summary>
+    /// The model of a folded network of <paramref name="features"/> inputs and <paramref name="classes"/> outputs, whose
+    /// parameters must all be finite: a NaN or infinite weight would score NaN for every row.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes do not match the network, or a parameter is not finite (the message names the layer, parameter and index).</exception>
     internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes)
         : base(env, LoaderSignature)
     {
+        Host.CheckValue(network, nameof(network));
+        if (network.InputFeatures != features || network.OutputFeatures != classes)
+            throw new ArgumentException($"The network maps {network.InputFeatures} → {network.OutputFeatures} values, not {features} → {classes}.", nameof(network));
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            foreach (var parameter in network.Layers[i].Parameters)
+            {
+                int index = Kernels.NonFinite.IndexOf(parameter.Values);
+                if (index >= 0)
+                    throw new ArgumentException(
+                        $"Layer {i} ({KindName(network.Layers[i])}): {parameter.Name}[{index}] must be finite, got {parameter.Values[index]}.", nameof(network));
+            }
+        }
         _network = network;
         Features = features;
         Classes = classes;
@@ -167,19 +185,37 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         var layers = new List<Layer>(count);
         for (int i = 0; i < count; i++)
         {
-            layers.Add(reader.ReadEnum<LayerKind>() switch
+            var kind = reader.ReadEnum<LayerKind>();
+            try
             {
-                LayerKind.Linear => ReadLinear(reader),
-                LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxParameterLength)),
-                LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(ModelLimits.MaxParameterLength), epsilon: reader.ReadSingle()), reader),
-                _ => ReadGroupNorm(reader),
-            });
+                layers.Add(kind switch
+                {
+                    LayerKind.Linear => ReadLinear(reader),
+                    LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxParameterLength)),
+                    LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(ModelLimits.MaxParameterLength), epsilon: reader.ReadSingle()), reader),
+                    _ => ReadGroupNorm(reader),
+                });
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException)
+            {
+                // A non-finite parameter, a bad size or ε: the layers' constructors name the value, this names the layer.
+                throw new InvalidDataException($"Layer {i} ({kind}): {e.Message}", e);
+            }
         }
         var network = new Sequential(layers);
         if (network.InputFeatures != features || network.OutputFeatures != classes)
             throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
         return new MultilayerPerceptronModelParameters(env, network, features, classes);
     }
+
+    private static string KindName(Layer layer) => layer switch
+    {
+        LinearLayer => nameof(LayerKind.Linear),
+        ReluLayer => nameof(LayerKind.Relu),
+        LayerNormLayer => nameof(LayerKind.LayerNorm),
+        GroupNormLayer => nameof(LayerKind.GroupNorm),
+        _ => layer.GetType().Name,
+    };
 
     private static LinearLayer ReadLinear(BinaryReader reader)
     {
@@ -199,8 +235,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     private static T WithAffine<T>(T layer, BinaryReader reader) where T : NormalizationLayer
     {
-        reader.ReadSingleArray(layer.Gamma.Length).CopyTo(layer.Gamma, 0);
-        reader.ReadSingleArray(layer.Beta.Length).CopyTo(layer.Beta, 0);
+        var gamma = reader.ReadSingleArray(layer.Gamma.Length);
+        layer.SetAffine(gamma, reader.ReadSingleArray(layer.Beta.Length));
         return layer;
     }
 }

@@ -97,7 +97,7 @@ public class MultilayerPerceptronModelFileTests
     {
         // 65536 × 65536 is 0 in int arithmetic: a file with no weights used to load as such a layer.
         var error = Assert.Throws<InvalidDataException>(() => ReadPayload(inputs, outputs, 1, w => WriteLinear(w, inputs, outputs, 0, outputs)));
-        Assert.Equal($"Read a Linear layer of {inputs} inputs and {outputs} outputs: {(long)inputs * outputs} weights, expected at most 268435456 (ModelLimits.MaxLinearWeights).", error.Message);
+        Assert.Equal($"Layer 0 (Linear): Read a Linear layer of {inputs} inputs and {outputs} outputs: {(long)inputs * outputs} weights, expected at most 268435456 (ModelLimits.MaxLinearWeights).", error.Message);
     }
 
     // *** Non-finite parameters ***
@@ -113,4 +113,40 @@ public class MultilayerPerceptronModelFileTests
         { HiddenNormalization.BatchNorm, 2, "bias", 1, float.NegativeInfinity },
     };
 
+    [Theory]
+    [MemberData(nameof(NonFiniteParameters))]
+    public void AModelFileWithANonFiniteParameterIsRefusedNamingTheLayerParameterAndIndex(HiddenNormalization normalization, int layer, string parameter, int index, float value)
+    {
+        var ml = new MLContext(seed: 1);
+        var model = Train(ml, normalization);
+        var data = MlpData.View(ml, MlpData.Blobs(4, 6, 2, seed: 2), 2);
+        // The layers' arrays are the model's own: the file saved next holds the value, framed with a valid checksum.
+        model.Model.Layers[layer].Parameters.Single(p => p.Name == parameter).Values[index] = value;
+        string kind = model.Model.Layers[layer] switch
+        {
+            LinearLayer => "Linear",
+            LayerNormLayer => "LayerNorm",
+            GroupNormLayer => "GroupNorm",
+            _ => "?",
+        };
+
+        var message = Messages(Assert.ThrowsAny<Exception>(() => SaveAndLoad(ml, model, data.Schema)));
+        Assert.Contains("The saved multilayer perceptron is corrupt", message);
+        Assert.Contains($"Layer {layer} ({kind}): {parameter}[{index}] must be finite, got {value}", message);
+    }
+
+    [Fact]
+    public void TheConstructorsUsedByLoadingRefuseNonFiniteParameters()
+    {
+        var error = Assert.ThrowsAny<ArgumentException>(() => new LinearLayer(2, 2, [1, float.NaN, 0, 0], [0, 0]));
+        Assert.Contains("weight[1] must be finite, got NaN", error.Message);
+        error = Assert.ThrowsAny<ArgumentException>(() => new LinearLayer(2, 2, [1, 2, 0, 0], [0, float.PositiveInfinity]));
+        Assert.Contains($"bias[1] must be finite, got {float.PositiveInfinity}", error.Message);
+
+        var layerNorm = new LayerNormLayer(3);
+        layerNorm.Gamma[2] = float.NegativeInfinity;
+        var network = new Sequential([new LinearLayer(2, 3, seed: 1), layerNorm, new ReluLayer(3), new LinearLayer(3, 2, seed: 2)]);
+        error = Assert.ThrowsAny<ArgumentException>(() => new MultilayerPerceptronModelParameters(new MLContext(), network, 2, 2));
+        Assert.Contains($"Layer 1 (LayerNorm): gamma[2] must be finite, got {float.NegativeInfinity}", error.Message);
+    }
 }
