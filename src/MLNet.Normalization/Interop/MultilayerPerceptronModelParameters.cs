@@ -38,7 +38,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     /// parameters must all be finite: a NaN or infinite weight would score NaN for every row.
     /// </summary>
     /// <exception cref="ArgumentException">The sizes do not match the network, or a parameter is not finite (the message names the layer, parameter and index).</exception>
-    internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes)
+    internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes, string? featureColumnName = null)
         : base(env, LoaderSignature)
     {
         Host.CheckValue(network, nameof(network));
@@ -55,6 +55,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             }
         }
         _network = network;
+        FeatureColumnName = string.IsNullOrEmpty(featureColumnName) ? null : featureColumnName;
         Features = features;
         Classes = classes;
         _inputType = new VectorDataViewType(NumberDataViewType.Single, features);
@@ -63,6 +64,12 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     /// <summary>Values per input row.</summary>
     public int Features { get; }
+
+    /// <summary>
+    /// The features column the model was trained on, named when a row to score has the wrong length; null for a model
+    /// saved in format 0x00010001, which did not record it.
+    /// </summary>
+    public string? FeatureColumnName { get; }
 
     /// <summary>The number of classes (scores per row).</summary>
     public int Classes { get; }
@@ -87,7 +94,9 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         ValueMapper<VBuffer<float>, VBuffer<float>> map = (in VBuffer<float> source, ref VBuffer<float> destination) =>
         {
             if (source.Length != Features)
-                throw Host.Except($"Expected {Features} features, got {source.Length}.");
+                throw Host.Except(FeatureColumnName is null
+                    ? $"The multilayer perceptron expects {Features} values per row, got {source.Length}."
+                    : $"Column '{FeatureColumnName}': the multilayer perceptron expects {Features} values per row, got {source.Length}.");
             var editor = VBufferEditor.Create(ref destination, Classes);
             var values = VectorColumn.Densify(source, ref dense);
             SoftmaxCrossEntropy.Probabilities(network.Forward(values, 1, training: false), editor.Values);
@@ -107,6 +116,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     //   Relu:      int features
     //   LayerNorm: int features, float epsilon, float[] gamma, float[] beta (length-prefixed)
     //   GroupNorm: int channels, int groups, float epsilon, float[] gamma, float[] beta (length-prefixed)
+    // string: the features column the model was trained on, empty when not known (from 0x00010002; BinaryWriter's
+    //   length-prefixed UTF-8)
     /// <summary>ML.NET plumbing; not for direct use.</summary>
     public override void SaveCore(ModelSaveContext ctx)
     {
@@ -154,6 +165,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
                     throw Host.Except($"Cannot save a {layer.GetType().Name} layer; fold the network first.");
             }
         }
+        writer.Write(FeatureColumnName ?? "");
     }
 
     // For SignatureLoadModel.
@@ -168,7 +180,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             int floatSize = reader.ReadInt32();
             if (floatSize != sizeof(float))
                 throw new InvalidDataException($"Read a float size of {floatSize}, expected {sizeof(float)}.");
-            return CheckedPayload.Read(reader, ctx.Header.ModelVerWritten, payload => ReadNetwork(env, payload));
+            uint version = ctx.Header.ModelVerWritten;
+            return CheckedPayload.Read(reader, version, payload => ReadNetwork(env, payload, version));
         }
         catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
         {
@@ -178,7 +191,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     // Sizes are read within the ModelLimits every network is built within, so every model that trains also loads,
     // and a corrupt size is refused before anything is allocated for it.
-    internal static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader)
+    internal static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader, uint versionWritten)
     {
         int features = reader.ReadCount(ModelLimits.MaxParameterLength), classes = reader.ReadCount(ModelLimits.MaxParameterLength);
         int count = reader.ReadCount(ModelLimits.MaxLayers);
@@ -205,7 +218,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         var network = new Sequential(layers);
         if (network.InputFeatures != features || network.OutputFeatures != classes)
             throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
-        return new MultilayerPerceptronModelParameters(env, network, features, classes);
+        string? featureColumnName = versionWritten >= ModelFormat.ChecksummedVersion ? reader.ReadString() : null;
+        return new MultilayerPerceptronModelParameters(env, network, features, classes, featureColumnName);
     }
 
     private static string KindName(Layer layer) => layer switch

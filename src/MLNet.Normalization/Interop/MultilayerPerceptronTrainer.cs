@@ -103,7 +103,7 @@ public sealed class MultilayerPerceptronTrainer
 
         var trained = Training.MultilayerPerceptron.Train(train, options, validation);
         LastTraining = trained;
-        return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes);
+        return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes, featureColumn);
     }
 }
 

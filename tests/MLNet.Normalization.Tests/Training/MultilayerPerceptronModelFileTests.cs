@@ -38,9 +38,45 @@ public class MultilayerPerceptronModelFileTests
 
     // *** Scoring a row of the wrong length ***
 
+    [Fact]
+    public void ScoringARowOfTheWrongLengthNamesTheFeaturesColumnAndBothLengths()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = Train(ml, HiddenNormalization.BatchNorm, featureColumn: "Pixels");
+        var rows = MlpData.Blobs(4, 6, 2, seed: 2);
+        rows[2] = (rows[2].Features[..5], rows[2].Class);
+        var data = MlpData.View(ml, rows, 2, new VectorDataViewType(NumberDataViewType.Single, 6));
+        data = ml.Transforms.CopyColumns("Pixels", "Features").Fit(data).Transform(data);
+
+        foreach (var scorer in new[] { model, SaveAndLoad(ml, model, data.Schema) })
+        {
+            var message = Messages(Assert.ThrowsAny<Exception>(() => scorer.Transform(data).GetColumn<float[]>("Score").ToArray()));
+            Assert.Contains("Column 'Pixels': the multilayer perceptron expects 6 values per row, got 5", message);
+        }
+    }
+
+    [Fact]
+    public void AFormat1ModelScoringARowOfTheWrongLengthSaysWhatItExpectedAndGot()
+    {
+        // Format-1 files do not record the features column; the error still gives both lengths.
+        var ml = new MLContext(seed: 1);
+        var model = ml.Model.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-1", "mlp-none.zip"), out var schema);
+        int length = ((VectorDataViewType)schema["Features"].Type).Size;
+        var rows = MlpData.Blobs(2, length, 2, seed: 2);
+        rows[1] = (rows[1].Features[..(length - 1)], rows[1].Class);
+        var data = MlpData.View(ml, rows, 2, (VectorDataViewType)schema["Features"].Type);
+        var scorer = ((TransformerChain<ITransformer>)model).OfType<MulticlassPredictionTransformer<MultilayerPerceptronModelParameters>>().Single();
+
+        var message = Messages(Assert.ThrowsAny<Exception>(() => scorer.Transform(data).GetColumn<float[]>("Score").ToArray()));
+        Assert.Contains($"The multilayer perceptron expects {length} values per row, got {length - 1}", message);
+    }
+
     // *** Sizes a model file may hold ***
 
-    /// <summary>Reads a payload of the documented format: features, classes, the number of layers, then what <paramref name="layers"/> writes.</summary>
+    /// <summary>
+    /// Reads a payload of the current format: features, classes, the number of layers, what <paramref name="layers"/>
+    /// writes, and an empty features column name.
+    /// </summary>
     private static MultilayerPerceptronModelParameters ReadPayload(int features, int classes, int count, Action<BinaryWriter> layers)
     {
         using var stream = new MemoryStream();
@@ -50,10 +86,11 @@ public class MultilayerPerceptronModelFileTests
             writer.Write(classes);
             writer.Write(count);
             layers(writer);
+            writer.Write("");
         }
         stream.Position = 0;
         using var reader = new BinaryReader(stream);
-        return MultilayerPerceptronModelParameters.ReadNetwork(new MLContext(), reader);
+        return MultilayerPerceptronModelParameters.ReadNetwork(new MLContext(), reader, Interop.ModelFormat.CurrentVersion);
     }
 
     private static void WriteLinear(BinaryWriter writer, int inputs, int outputs, int weights, int biases)
