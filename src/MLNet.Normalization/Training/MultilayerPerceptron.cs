@@ -118,7 +118,15 @@ public sealed class MultilayerPerceptron
 
         var model = new MultilayerPerceptron(Build(train.FeatureCount, train.Classes, options), train.Classes);
         var optimizer = new SgdOptimizer(model.Network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
-        var batches = new BatchSampler(train.Labels, train.Classes, options.BatchSize, options.BatchOrder, options.ClassesPerBatch, options.Seed);
+        // Batch statistics need two values per channel: only then is a batch of one row left out.
+        var batches = new BatchSampler(train.Labels, train.Classes, options.BatchSize, options.BatchOrder, options.ClassesPerBatch, options.Seed,
+            dropSingleRowBatches: options.UsesBatchStatistics);
+        // BatchSize is at least 2 and at most the rows here, so only one class per batch can leave every batch out.
+        if (!batches.EpochsHaveSteps)
+            throw new ArgumentOutOfRangeException(nameof(options.ClassesPerBatch), options.ClassesPerBatch,
+                $"ClassesPerBatch {options.ClassesPerBatch} with BatchOrder {options.BatchOrder} draws every batch from one class, and no class has 2 training rows: "
+                + $"with Normalization {options.Normalization}, whose batch statistics need 2 rows, every batch would be left out and an epoch would make no step. "
+                + "Use ClassesPerBatch 2 or more, or BatchOrder Shuffled.");
         var batchFeatures = new float[options.BatchSize * train.FeatureCount];
         var batchLabels = new int[options.BatchSize];
         var logitsGradient = new float[options.BatchSize * train.Classes];
@@ -153,6 +161,8 @@ public sealed class MultilayerPerceptron
                     batchFeatures.AsSpan(0, count * train.FeatureCount), batchLabels.AsSpan(0, count), loss));
                 optimizer.Step();
             }
+            if (step == 0)
+                throw new InvalidOperationException($"Epoch {epoch} made no training step: every batch was left out.");
             var report = new EpochReport(epoch, lossSum / step, (double)correct / seen, validation is null ? null : model.Accuracy(validation));
             model._epochs.Add(report);
             options.EpochCompleted?.Invoke(report);

@@ -74,16 +74,27 @@ public readonly ref struct TrainingStep(int Epoch, int Step, Sequential Network,
 /// <summary>Receives each <see cref="TrainingStep"/> before the update; it may read or probe the network but must leave it as it found it.</summary>
 public delegate void TrainingStepHook(TrainingStep step);
 
-/// <summary>Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.</summary>
+/// <summary>
+/// Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.
+/// Training refuses an option out of range with an <see cref="ArgumentException"/> whose parameter and message start
+/// with the option's name; the trainer's catalog method checks every option that does not depend on the data already.
+/// </summary>
 public class MultilayerPerceptronOptions
 {
-    /// <summary>Hidden layer sizes; default 256, 256.</summary>
+    /// <summary>
+    /// Hidden layer sizes; default 256, 256. Each at most <see cref="ModelLimits.MaxParameterLength"/>, the network at most
+    /// <see cref="ModelLimits.MaxLayers"/> layers and each Linear layer at most <see cref="ModelLimits.MaxLinearWeights"/> weights.
+    /// </summary>
     public int[] HiddenLayers { get; set; } = [256, 256];
 
     /// <summary>The normalization after each hidden Linear layer; default <see cref="HiddenNormalization.BatchNorm"/>.</summary>
     public HiddenNormalization Normalization { get; set; } = HiddenNormalization.BatchNorm;
 
-    /// <summary>Rows per mini-batch; default 64.</summary>
+    /// <summary>
+    /// Rows per mini-batch; default 64. At least 2 with batch-statistics normalization (every kind but None, LayerNorm
+    /// and GroupNorm), and at most the training rows. An epoch uses every row once, except that with batch-statistics
+    /// normalization a batch of one row is left out of its epoch (see <see cref="BatchOrder"/>).
+    /// </summary>
     public int BatchSize { get; set; } = 64;
 
     /// <summary>Passes over the training data; default 5.</summary>
@@ -92,28 +103,35 @@ public class MultilayerPerceptronOptions
     /// <summary>SGD step size; default 0.01.</summary>
     public double LearningRate { get; set; } = 0.01;
 
-    /// <summary>SGD momentum; default 0.9.</summary>
+    /// <summary>SGD momentum, finite and not negative; default 0.9.</summary>
     public double Momentum { get; set; } = 0.9;
 
-    /// <summary>L2 weight decay λ; default 0.</summary>
+    /// <summary>L2 weight decay λ, finite and not negative; default 0.</summary>
     public double WeightDecay { get; set; }
 
     /// <summary>Seed of initialization, batch order and noise; the same seed gives bit-identical weights. Default 1.</summary>
     public int Seed { get; set; } = 1;
 
-    /// <summary>How batches are drawn; default <see cref="BatchOrder.Shuffled"/>.</summary>
+    /// <summary>
+    /// How batches are drawn; default <see cref="BatchOrder.Shuffled"/>. With batch-statistics normalization, which
+    /// needs two values per channel, a batch of one row is left out of its epoch: in shuffled order the last batch when
+    /// the rows leave one over; in class-grouped order a batch that finds a single row. No other row is ever left out.
+    /// </summary>
     public BatchOrder BatchOrder { get; set; } = BatchOrder.Shuffled;
 
-    /// <summary>Classes per batch for <see cref="BatchOrder.ClassGrouped"/>; default 2.</summary>
+    /// <summary>
+    /// Classes per batch for <see cref="BatchOrder.ClassGrouped"/>; default 2. With 1 and batch-statistics
+    /// normalization, at least one class needs 2 training rows, else every batch would be left out and training is refused.
+    /// </summary>
     public int ClassesPerBatch { get; set; } = 2;
 
     /// <summary>The rmax/dmax relaxation for <see cref="HiddenNormalization.BatchRenorm"/>; default the paper's.</summary>
     public RenormSchedule RenormSchedule { get; set; } = new();
 
-    /// <summary>The moving-average rate α of <see cref="HiddenNormalization.BatchRenorm"/>; default 0.01 (the paper's).</summary>
+    /// <summary>The moving-average rate α in (0, 1] of <see cref="HiddenNormalization.BatchRenorm"/>; default 0.01 (the paper's).</summary>
     public double RenormAlpha { get; set; } = 0.01;
 
-    /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>; default 32.</summary>
+    /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>, dividing every hidden layer size; default 32.</summary>
     public int GroupNormGroups { get; set; } = 32;
 
     /// <summary>Called after each step's backward pass, before the SGD update (e.g. to probe the loss landscape); null for none.</summary>

@@ -208,6 +208,43 @@ public class MultilayerPerceptronInputTests
     private static bool UsesBatchStatistics(HiddenNormalization normalization)
         => normalization is not (HiddenNormalization.None or HiddenNormalization.LayerNorm or HiddenNormalization.GroupNorm);
 
+    [Theory]
+    [MemberData(nameof(Normalizations))]
+    public void BatchesOfOneRowInClassGroupedOrderTrainOnEveryRowOrAreRefusedUpFront(HiddenNormalization normalization)
+    {
+        var rows = MlpData.Blobs(30, 6, 3, seed: 3);
+        var options = new MultilayerPerceptronOptions
+        {
+            HiddenLayers = [4], Normalization = normalization, GroupNormGroups = 2, BatchSize = 1, Epochs = 2, BatchOrder = BatchOrder.ClassGrouped,
+        };
+
+        if (UsesBatchStatistics(normalization))
+        {
+            var error = Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptron.Train(MlpData.Labeled(rows, 3), options));
+            Assert.Equal("BatchSize", error.ParamName);
+            return;
+        }
+        var model = MultilayerPerceptron.Train(MlpData.Labeled(rows, 3), options);
+        Assert.Equal(60, model.StepLosses.Count);
+        Assert.All(model.Epochs, e => Assert.True(double.IsFinite(e.Loss) && double.IsFinite(e.TrainAccuracy), e.ToString()));
+    }
+
+    [Fact]
+    public void TheTrainerWithBatchesOfOneRowInClassGroupedOrderReportsFiniteLosses()
+    {
+        var ml = new MLContext(seed: 1);
+        var reports = new List<EpochReport>();
+        var options = Small();
+        options.Normalization = HiddenNormalization.None;
+        options.BatchSize = 1;
+        options.BatchOrder = BatchOrder.ClassGrouped;
+        options.EpochCompleted = reports.Add;
+
+        Trainer(ml, options).Fit(MlpData.View(ml, MlpData.Blobs(20, 6, 2, seed: 1), 2));
+        var report = Assert.Single(reports);
+        Assert.True(double.IsFinite(report.Loss), report.ToString());
+    }
+
     /// <summary>Rows seen per epoch (each epoch the same), counted by the BeforeUpdate hook.</summary>
     private static int RowsPerEpoch(LabeledData data, MultilayerPerceptronOptions options)
     {
@@ -217,6 +254,63 @@ public class MultilayerPerceptronInputTests
         MultilayerPerceptron.Train(data, options);
         Assert.Equal(rows[1], rows[2]);
         return rows[1];
+    }
+
+    [Theory]
+    [InlineData(HiddenNormalization.None, 33)]
+    [InlineData(HiddenNormalization.LayerNorm, 33)]
+    [InlineData(HiddenNormalization.GroupNorm, 33)]
+    [InlineData(HiddenNormalization.BatchNorm, 32)]
+    [InlineData(HiddenNormalization.BatchRenorm, 32)]
+    public void AShuffledEpochSeesEveryRowUnlessBatchStatisticsLeaveALastRowOut(HiddenNormalization normalization, int rowsSeen)
+    {
+        // 33 rows in batches of 16: the last batch has one row.
+        var data = MlpData.Labeled(MlpData.Blobs(33, 6, 3, seed: 4), 3);
+        var options = new MultilayerPerceptronOptions { HiddenLayers = [4], Normalization = normalization, GroupNormGroups = 2, BatchSize = 16 };
+        Assert.Equal(rowsSeen, RowsPerEpoch(data, options));
+    }
+
+    [Theory]
+    [InlineData(HiddenNormalization.None, 15)]
+    [InlineData(HiddenNormalization.LayerNorm, 15)]
+    [InlineData(HiddenNormalization.BatchNorm, 12)]
+    public void AClassGroupedEpochSeesEveryRowUnlessBatchStatisticsLeaveOneRowBatchesOut(HiddenNormalization normalization, int rowsSeen)
+    {
+        // 3 classes of 5 rows, one class per batch of 4: every class ends in a batch of one row.
+        var data = MlpData.Labeled(MlpData.Blobs(15, 6, 3, seed: 5), 3);
+        var options = new MultilayerPerceptronOptions
+        {
+            HiddenLayers = [4], Normalization = normalization, BatchSize = 4, BatchOrder = BatchOrder.ClassGrouped, ClassesPerBatch = 1,
+        };
+        Assert.Equal(rowsSeen, RowsPerEpoch(data, options));
+    }
+
+    [Theory]
+    [InlineData(HiddenNormalization.BatchNorm)]
+    [InlineData(HiddenNormalization.L1BatchNorm)]
+    public void OneClassPerBatchWhenNoClassHasTwoRowsIsRefusedUpFront(HiddenNormalization normalization)
+    {
+        // Six classes of one row each: every batch of one class has one row, which batch statistics cannot use.
+        var ml = new MLContext(seed: 1);
+        var rows = MlpData.Blobs(6, 4, 6, seed: 6);
+        var options = Small();
+        options.Normalization = normalization;
+        options.BatchSize = 2;
+        options.BatchOrder = BatchOrder.ClassGrouped;
+        options.ClassesPerBatch = 1;
+
+        foreach (var train in new Action[] { () => Trainer(ml, options).Fit(MlpData.View(ml, rows, 6)), () => MultilayerPerceptron.Train(MlpData.Labeled(rows, 6), options) })
+        {
+            var error = Assert.ThrowsAny<ArgumentException>(train);
+            Assert.Equal("ClassesPerBatch", error.ParamName);
+            Assert.Contains("ClassesPerBatch 1 with BatchOrder ClassGrouped", error.Message);
+            Assert.Contains("no class has 2 training rows", error.Message);
+            Assert.Contains("no step", error.Message);
+        }
+
+        // One class of two rows is enough for a step.
+        rows[0] = (rows[0].Features, 1);
+        Assert.NotEmpty(MultilayerPerceptron.Train(MlpData.Labeled(rows, 6), options).StepLosses);
     }
 
     // *** Limits ***

@@ -220,7 +220,7 @@ public class NetworkTests
     public void ClassGroupedBatchesDrawFromFewClasses()
     {
         var labels = Enumerable.Range(0, 120).Select(n => n % 6).ToArray();
-        var sampler = new BatchSampler(labels, 6, 10, BatchOrder.ClassGrouped, 2, seed: 3);
+        var sampler = new BatchSampler(labels, 6, 10, BatchOrder.ClassGrouped, 2, seed: 3, dropSingleRowBatches: true);
         var batches = sampler.NextEpoch().Select(b => b.ToArray()).ToList();
 
         Assert.Equal(Enumerable.Range(0, 120), batches.SelectMany(b => b).Order());
