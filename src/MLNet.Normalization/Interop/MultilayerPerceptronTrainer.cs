@@ -12,8 +12,9 @@ namespace MLNet.Normalization;
 /// float vector Features column and a key Label column; see
 /// <see cref="MultilayerPerceptronCatalog.MultilayerPerceptron(MulticlassClassificationCatalog.MulticlassClassificationTrainers, MultilayerPerceptronTrainer.Options?)"/>.
 /// Produces the usual Score and PredictedLabel columns; batch-statistics layers are folded into the Linear layers
-/// of the saved model. Training reads the data once into memory, the features taking their own size: a row whose
-/// length differs from the column's, a non-finite feature or a missing label is an error naming the column and row.
+/// of the saved model. Training reads the data once into memory, the features taking their own size (a data view that
+/// does not know its row count is counted first, by a cursor over no column): a row whose length differs from the
+/// column's, a non-finite feature or a missing label is an error naming the column and row.
 /// </summary>
 public sealed class MultilayerPerceptronTrainer
     : TrainerEstimatorBase<MulticlassPredictionTransformer<MultilayerPerceptronModelParameters>, MultilayerPerceptronModelParameters>
