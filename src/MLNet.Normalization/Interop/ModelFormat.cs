@@ -10,7 +10,8 @@ namespace MLNet.Normalization.Interop;
 /// </summary>
 /// <remarks>
 /// Versions: 0x00010001, the parameters bare; 0x00010002, the parameters framed by <see cref="CheckedPayload"/>
-/// (every model), and a channel layout of Auto possible (batch and group norm).
+/// (every model), a channel layout of Auto possible (batch and group norm), and the multilayer perceptron's features
+/// column recorded.
 /// </remarks>
 internal sealed record ModelFormat(string ModelSignature, string LoaderSignature, uint Version = ModelFormat.CurrentVersion)
 {

@@ -33,10 +33,29 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     private readonly VectorDataViewType _inputType;
     private readonly VectorDataViewType _outputType;
 
-    internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes)
+    /// <summary>
+    /// The model of a folded network of <paramref name="features"/> inputs and <paramref name="classes"/> outputs, whose
+    /// parameters must all be finite: a NaN or infinite weight would score NaN for every row.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes do not match the network, or a parameter is not finite (the message names the layer, parameter and index).</exception>
+    internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes, string? featureColumnName = null)
         : base(env, LoaderSignature)
     {
+        Host.CheckValue(network, nameof(network));
+        if (network.InputFeatures != features || network.OutputFeatures != classes)
+            throw new ArgumentException($"The network maps {network.InputFeatures} → {network.OutputFeatures} values, not {features} → {classes}.", nameof(network));
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            foreach (var parameter in network.Layers[i].Parameters)
+            {
+                int index = Kernels.NonFinite.IndexOf(parameter.Values);
+                if (index >= 0)
+                    throw new ArgumentException(
+                        $"Layer {i} ({KindName(network.Layers[i])}): {parameter.Name}[{index}] must be finite, got {parameter.Values[index]}.", nameof(network));
+            }
+        }
         _network = network;
+        FeatureColumnName = string.IsNullOrEmpty(featureColumnName) ? null : featureColumnName;
         Features = features;
         Classes = classes;
         _inputType = new VectorDataViewType(NumberDataViewType.Single, features);
@@ -45,6 +64,12 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     /// <summary>Values per input row.</summary>
     public int Features { get; }
+
+    /// <summary>
+    /// The features column the model was trained on, named when a row to score has the wrong length; null for a model
+    /// saved in format 0x00010001, which did not record it.
+    /// </summary>
+    public string? FeatureColumnName { get; }
 
     /// <summary>The number of classes (scores per row).</summary>
     public int Classes { get; }
@@ -69,7 +94,9 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         ValueMapper<VBuffer<float>, VBuffer<float>> map = (in VBuffer<float> source, ref VBuffer<float> destination) =>
         {
             if (source.Length != Features)
-                throw Host.Except($"Expected {Features} features, got {source.Length}.");
+                throw Host.Except(FeatureColumnName is null
+                    ? $"The multilayer perceptron expects {Features} values per row, got {source.Length}."
+                    : $"Column '{FeatureColumnName}': the multilayer perceptron expects {Features} values per row, got {source.Length}.");
             var editor = VBufferEditor.Create(ref destination, Classes);
             var values = VectorColumn.Densify(source, ref dense);
             SoftmaxCrossEntropy.Probabilities(network.Forward(values, 1, training: false), editor.Values);
@@ -89,6 +116,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     //   Relu:      int features
     //   LayerNorm: int features, float epsilon, float[] gamma, float[] beta (length-prefixed)
     //   GroupNorm: int channels, int groups, float epsilon, float[] gamma, float[] beta (length-prefixed)
+    // string: the features column the model was trained on, empty when not known (from 0x00010002; BinaryWriter's
+    //   length-prefixed UTF-8)
     /// <summary>ML.NET plumbing; not for direct use.</summary>
     public override void SaveCore(ModelSaveContext ctx)
     {
@@ -136,6 +165,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
                     throw Host.Except($"Cannot save a {layer.GetType().Name} layer; fold the network first.");
             }
         }
+        writer.Write(FeatureColumnName ?? "");
     }
 
     // For SignatureLoadModel.
@@ -150,7 +180,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             int floatSize = reader.ReadInt32();
             if (floatSize != sizeof(float))
                 throw new InvalidDataException($"Read a float size of {floatSize}, expected {sizeof(float)}.");
-            return CheckedPayload.Read(reader, ctx.Header.ModelVerWritten, payload => ReadNetwork(env, payload));
+            uint version = ctx.Header.ModelVerWritten;
+            return CheckedPayload.Read(reader, version, payload => ReadNetwork(env, payload, version));
         }
         catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
         {
@@ -158,42 +189,68 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         }
     }
 
-    private static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader)
+    // Sizes are read within the ModelLimits every network is built within, so every model that trains also loads,
+    // and a corrupt size is refused before anything is allocated for it.
+    internal static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader, uint versionWritten)
     {
-        int features = reader.ReadCount(), classes = reader.ReadCount(), count = reader.ReadCount(1024);
+        int features = reader.ReadCount(ModelLimits.MaxParameterLength), classes = reader.ReadCount(ModelLimits.MaxParameterLength);
+        int count = reader.ReadCount(ModelLimits.MaxLayers);
         var layers = new List<Layer>(count);
         for (int i = 0; i < count; i++)
         {
-            layers.Add(reader.ReadEnum<LayerKind>() switch
+            var kind = reader.ReadEnum<LayerKind>();
+            try
             {
-                LayerKind.Linear => ReadLinear(reader),
-                LayerKind.Relu => new ReluLayer(reader.ReadCount()),
-                LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(), epsilon: reader.ReadSingle()), reader),
-                _ => ReadGroupNorm(reader),
-            });
+                layers.Add(kind switch
+                {
+                    LayerKind.Linear => ReadLinear(reader),
+                    LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxParameterLength)),
+                    LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(ModelLimits.MaxParameterLength), epsilon: reader.ReadSingle()), reader),
+                    _ => ReadGroupNorm(reader),
+                });
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException)
+            {
+                // A non-finite parameter, a bad size or ε: the layers' constructors name the value, this names the layer.
+                throw new InvalidDataException($"Layer {i} ({kind}): {e.Message}", e);
+            }
         }
         var network = new Sequential(layers);
         if (network.InputFeatures != features || network.OutputFeatures != classes)
             throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
-        return new MultilayerPerceptronModelParameters(env, network, features, classes);
+        string? featureColumnName = versionWritten >= ModelFormat.ChecksummedVersion ? reader.ReadString() : null;
+        return new MultilayerPerceptronModelParameters(env, network, features, classes, featureColumnName);
     }
+
+    private static string KindName(Layer layer) => layer switch
+    {
+        LinearLayer => nameof(LayerKind.Linear),
+        ReluLayer => nameof(LayerKind.Relu),
+        LayerNormLayer => nameof(LayerKind.LayerNorm),
+        GroupNormLayer => nameof(LayerKind.GroupNorm),
+        _ => layer.GetType().Name,
+    };
 
     private static LinearLayer ReadLinear(BinaryReader reader)
     {
-        int inputs = reader.ReadCount(), outputs = reader.ReadCount();
-        return new LinearLayer(inputs, outputs, reader.ReadSingleArray(inputs * outputs), reader.ReadSingleArray(outputs));
+        int inputs = reader.ReadCount(ModelLimits.MaxParameterLength), outputs = reader.ReadCount(ModelLimits.MaxParameterLength);
+        long weights = (long)inputs * outputs;
+        if (weights > ModelLimits.MaxLinearWeights)
+            throw new InvalidDataException(
+                $"Read a Linear layer of {inputs} inputs and {outputs} outputs: {weights} weights, expected at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+        return new LinearLayer(inputs, outputs, reader.ReadSingleArray((int)weights), reader.ReadSingleArray(outputs));
     }
 
     private static GroupNormLayer ReadGroupNorm(BinaryReader reader)
     {
-        int channels = reader.ReadCount(), groups = reader.ReadCount();
+        int channels = reader.ReadCount(ModelLimits.MaxParameterLength), groups = reader.ReadCount(ModelLimits.MaxParameterLength);
         return WithAffine(new GroupNormLayer(channels, 1, groups, reader.ReadSingle()), reader);
     }
 
     private static T WithAffine<T>(T layer, BinaryReader reader) where T : NormalizationLayer
     {
-        reader.ReadSingleArray(layer.Gamma.Length).CopyTo(layer.Gamma, 0);
-        reader.ReadSingleArray(layer.Beta.Length).CopyTo(layer.Beta, 0);
+        var gamma = reader.ReadSingleArray(layer.Gamma.Length);
+        layer.SetAffine(gamma, reader.ReadSingleArray(layer.Beta.Length));
         return layer;
     }
 }

@@ -12,7 +12,9 @@ namespace MLNet.Normalization;
 /// float vector Features column and a key Label column; see
 /// <see cref="MultilayerPerceptronCatalog.MultilayerPerceptron(MulticlassClassificationCatalog.MulticlassClassificationTrainers, MultilayerPerceptronTrainer.Options?)"/>.
 /// Produces the usual Score and PredictedLabel columns; batch-statistics layers are folded into the Linear layers
-/// of the saved model.
+/// of the saved model. Training reads the data once into memory, the features taking their own size (a data view that
+/// does not know its row count is counted first, by a cursor over no column): a row whose length differs from the
+/// column's, a non-finite feature or a missing label is an error naming the column and row.
 /// </summary>
 public sealed class MultilayerPerceptronTrainer
     : TrainerEstimatorBase<MulticlassPredictionTransformer<MultilayerPerceptronModelParameters>, MultilayerPerceptronModelParameters>
@@ -27,15 +29,23 @@ public sealed class MultilayerPerceptronTrainer
         public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
     }
 
-    private static readonly TrainerInfo TrainerInfo = new(normalization: false, caching: true, supportValid: true);
+    // Training reads the data once into arrays of its exact size (LabeledDataReader), so ML.NET's cache would only hold
+    // a second copy of the features.
+    private static readonly TrainerInfo TrainerInfo = new(normalization: false, caching: false, supportValid: true);
     private readonly Options _options;
 
+    /// <summary>Checks every option that does not depend on the data; training checks them again, with the rest.</summary>
     internal MultilayerPerceptronTrainer(IHostEnvironment env, Options options)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MultilayerPerceptronTrainer)),
-            TrainerUtils.MakeR4VecFeature(options.FeatureColumnName), TrainerUtils.MakeU4ScalarColumn(options.LabelColumnName), default)
+            TrainerUtils.MakeR4VecFeature(CheckColumnName(options.FeatureColumnName, nameof(Options.FeatureColumnName))),
+            TrainerUtils.MakeU4ScalarColumn(CheckColumnName(options.LabelColumnName, nameof(Options.LabelColumnName))), default)
     {
+        options.Validate();
         _options = options;
     }
+
+    private static string CheckColumnName(string name, string option)
+        => string.IsNullOrEmpty(name) ? throw new ArgumentException($"{option} must name a column, got {(name is null ? "null" : "\"\"")}.", option) : name;
 
     /// <summary>The per-step training losses and per-epoch reports of the last <c>Fit</c>.</summary>
     public Training.MultilayerPerceptron? LastTraining { get; private set; }
@@ -72,8 +82,14 @@ public sealed class MultilayerPerceptronTrainer
     public override MultilayerPerceptronModelParameters TrainModelCore(TrainContext context)
     {
         Host.CheckValue(context, nameof(context));
-        var train = Materialize(context.TrainingSet, "training");
-        var validation = context.ValidationSet is { } v ? Materialize(v, "validation") : null;
+        _options.Validate();
+        string featureColumn = context.TrainingSet.Schema.Feature!.Value.Name, labelColumn = context.TrainingSet.Schema.Label!.Value.Name;
+        var (features, classes) = LabeledDataReader.CheckColumns(Host, context.TrainingSet.Data.Schema, featureColumn, labelColumn);
+        _options.ValidateNetwork(features, classes, $"feature column '{featureColumn}'", $"label column '{labelColumn}'");
+        var train = LabeledDataReader.Read(Host, context.TrainingSet.Data, featureColumn, labelColumn, "training");
+        var validation = context.ValidationSet is { } v
+            ? LabeledDataReader.Read(Host, v.Data, v.Schema.Feature!.Value.Name, v.Schema.Label!.Value.Name, "validation")
+            : null;
 
         using var channel = Host.StartProgressChannel("Multilayer perceptron training");
         EpochReport? last = null;
@@ -88,46 +104,7 @@ public sealed class MultilayerPerceptronTrainer
 
         var trained = Training.MultilayerPerceptron.Train(train, options, validation);
         LastTraining = trained;
-        return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes);
-    }
-
-    // Reads features and key labels into memory; a missing label (key 0) or a non-finite feature names the row.
-    private LabeledData Materialize(RoleMappedData data, string role)
-    {
-        data.CheckFeatureFloatVector(out int featureCount);
-        var labelColumn = data.Schema.Label!.Value;
-        if (labelColumn.Type is not KeyDataViewType key)
-            throw Host.ExceptSchemaMismatch(nameof(data), "label", labelColumn.Name, "key type", labelColumn.Type.ToString());
-        int classes = key.GetCountAsInt32(Host);
-        var featureColumn = data.Schema.Feature!.Value;
-
-        var features = new List<float>();
-        var labels = new List<int>();
-        using var cursor = data.Data.GetRowCursor([featureColumn, labelColumn]);
-        var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
-        var getLabel = cursor.GetGetter<uint>(labelColumn);
-        var buffer = default(VBuffer<float>);
-        float[] dense = [];
-        uint label = 0;
-        while (cursor.MoveNext())
-        {
-            getLabel(ref label);
-            if (label == 0)
-                throw new InvalidOperationException($"The {role} data's label column '{labelColumn.Name}' is missing at row {cursor.Position}.");
-            getFeatures(ref buffer);
-            features.AddRange(VectorColumn.Densify(buffer, ref dense));
-            labels.Add((int)label - 1);
-        }
-        var result = new LabeledData(features.ToArray(), labels.ToArray(), featureCount, classes);
-        try
-        {
-            result.Validate(role);
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidOperationException($"Column '{featureColumn.Name}': {e.Message}", e);
-        }
-        return result;
+        return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes, featureColumn);
     }
 }
 
@@ -138,6 +115,7 @@ public static class MultilayerPerceptronCatalog
     /// A multilayer perceptron with normalization layers (batch norm by default; see <see cref="HiddenNormalization"/>),
     /// trained with SGD: hidden 256-256, batch 64, 5 epochs, lr 0.01, momentum 0.9, unless <paramref name="options"/> says otherwise.
     /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range or undefined whatever the data; the error names it.</exception>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         MultilayerPerceptronTrainer.Options? options = null)
     {

@@ -24,4 +24,33 @@ public static class ModelLimits
         if (length > MaxParameterLength)
             throw new ArgumentOutOfRangeException(name, length, $"{name} has {length} values; a model holds at most {MaxParameterLength} (ModelLimits.MaxParameterLength) per parameter.");
     }
+
+    /// <summary>Throws when a layer of <paramref name="width"/> values per row exceeds <see cref="MaxParameterLength"/>.</summary>
+    internal static void CheckLayerWidth(long width, string name)
+    {
+        if (width > MaxParameterLength)
+            throw new ArgumentOutOfRangeException(name, width, $"{name} is {width}; a layer is at most {MaxParameterLength} values wide (ModelLimits.MaxParameterLength).");
+    }
+
+    /// <summary>
+    /// Throws when a Linear layer of <paramref name="inputs"/> × <paramref name="outputs"/> exceeds
+    /// <see cref="MaxParameterLength"/> on either side or <see cref="MaxLinearWeights"/> in all; the product is a long,
+    /// so no pair of ints overflows past the check.
+    /// </summary>
+    internal static void CheckLinearLayer(int inputs, int outputs)
+    {
+        CheckLayerWidth(inputs, nameof(inputs));
+        CheckLayerWidth(outputs, nameof(outputs));
+        long weights = (long)inputs * outputs;
+        if (weights > MaxLinearWeights)
+            throw new ArgumentOutOfRangeException(nameof(inputs), weights,
+                $"A Linear layer of {inputs} inputs and {outputs} outputs has {weights} weights; a Linear layer holds at most {MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+    }
+
+    /// <summary>Throws when a network of <paramref name="layers"/> layers exceeds <see cref="MaxLayers"/>.</summary>
+    internal static void CheckLayerCount(long layers, string name)
+    {
+        if (layers > MaxLayers)
+            throw new ArgumentOutOfRangeException(name, layers, $"A network has at most {MaxLayers} layers (ModelLimits.MaxLayers), got {layers}.");
+    }
 }

@@ -12,9 +12,13 @@ public sealed record LabeledData(float[] Features, int[] Labels, int FeatureCoun
 
     internal void Validate(string name)
     {
-        if (FeatureCount <= 0 || Classes < 2)
-            throw new ArgumentException($"{name} needs positive FeatureCount and at least 2 classes, got {FeatureCount} and {Classes}.", name);
-        if (Features.Length != Rows * FeatureCount)
+        if (FeatureCount <= 0 || FeatureCount > ModelLimits.MaxParameterLength)
+            throw new ArgumentOutOfRangeException(name, FeatureCount,
+                $"{name}.FeatureCount must be 1 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength), got {FeatureCount}.");
+        if (Classes < 2 || Classes > ModelLimits.MaxParameterLength)
+            throw new ArgumentOutOfRangeException(name, Classes,
+                $"{name}.Classes must be 2 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength): a classifier needs at least 2 classes, got {Classes}.");
+        if (Features.Length != (long)Rows * FeatureCount)
             throw new ArgumentException($"{name} has {Features.Length} feature values for {Rows} rows of {FeatureCount}.", name);
         for (int n = 0; n < Rows; n++)
         {
@@ -56,8 +60,12 @@ public sealed class MultilayerPerceptron
     public IReadOnlyList<EpochReport> Epochs => _epochs;
 
     /// <summary>Builds the network of <paramref name="options"/> for the given sizes, initialized from its seed.</summary>
+    /// <exception cref="ArgumentException">An option is out of range, or the network would exceed <see cref="ModelLimits"/>.</exception>
     public static Sequential Build(int features, int classes, MultilayerPerceptronOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        options.ValidateNetwork(features, classes, "the features argument", "the classes argument");
         var layers = new List<Layer>();
         int inputs = features, seed = options.Seed;
         foreach (int hidden in options.HiddenLayers)
@@ -92,11 +100,14 @@ public sealed class MultilayerPerceptron
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         train.Validate(nameof(train));
         validation?.Validate(nameof(validation));
         if (validation is not null && (validation.FeatureCount != train.FeatureCount || validation.Classes != train.Classes))
             throw new ArgumentException($"validation has {validation.FeatureCount} features and {validation.Classes} classes, training {train.FeatureCount} and {train.Classes}.", nameof(validation));
-        options.Validate(train.Rows);
+        options.ValidateNetwork(train.FeatureCount, train.Classes, "train.FeatureCount", "train.Classes");
+        if (options.BatchSize > train.Rows)
+            throw new ArgumentOutOfRangeException(nameof(options.BatchSize), options.BatchSize, $"BatchSize {options.BatchSize} is larger than the {train.Rows} training rows.");
         if (validation is not null)
         {
             var trained = train.Labels.ToHashSet();
@@ -107,7 +118,15 @@ public sealed class MultilayerPerceptron
 
         var model = new MultilayerPerceptron(Build(train.FeatureCount, train.Classes, options), train.Classes);
         var optimizer = new SgdOptimizer(model.Network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
-        var batches = new BatchSampler(train.Labels, train.Classes, options.BatchSize, options.BatchOrder, options.ClassesPerBatch, options.Seed);
+        // Batch statistics need two values per channel: only then is a batch of one row left out.
+        var batches = new BatchSampler(train.Labels, train.Classes, options.BatchSize, options.BatchOrder, options.ClassesPerBatch, options.Seed,
+            dropSingleRowBatches: options.UsesBatchStatistics);
+        // BatchSize is at least 2 and at most the rows here, so only one class per batch can leave every batch out.
+        if (!batches.EpochsHaveSteps)
+            throw new ArgumentOutOfRangeException(nameof(options.ClassesPerBatch), options.ClassesPerBatch,
+                $"ClassesPerBatch {options.ClassesPerBatch} with BatchOrder {options.BatchOrder} draws every batch from one class, and no class has 2 training rows: "
+                + $"with Normalization {options.Normalization}, whose batch statistics need 2 rows, every batch would be left out and an epoch would make no step. "
+                + "Use ClassesPerBatch 2 or more, or BatchOrder Shuffled.");
         var batchFeatures = new float[options.BatchSize * train.FeatureCount];
         var batchLabels = new int[options.BatchSize];
         var logitsGradient = new float[options.BatchSize * train.Classes];
@@ -142,6 +161,8 @@ public sealed class MultilayerPerceptron
                     batchFeatures.AsSpan(0, count * train.FeatureCount), batchLabels.AsSpan(0, count), loss));
                 optimizer.Step();
             }
+            if (step == 0)
+                throw new InvalidOperationException($"Epoch {epoch} made no training step: every batch was left out.");
             var report = new EpochReport(epoch, lossSum / step, (double)correct / seen, validation is null ? null : model.Accuracy(validation));
             model._epochs.Add(report);
             options.EpochCompleted?.Invoke(report);

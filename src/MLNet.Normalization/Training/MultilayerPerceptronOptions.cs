@@ -74,16 +74,27 @@ public readonly ref struct TrainingStep(int Epoch, int Step, Sequential Network,
 /// <summary>Receives each <see cref="TrainingStep"/> before the update; it may read or probe the network but must leave it as it found it.</summary>
 public delegate void TrainingStepHook(TrainingStep step);
 
-/// <summary>Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.</summary>
+/// <summary>
+/// Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.
+/// Training refuses an option out of range with an <see cref="ArgumentException"/> whose parameter and message start
+/// with the option's name; the trainer's catalog method checks every option that does not depend on the data already.
+/// </summary>
 public class MultilayerPerceptronOptions
 {
-    /// <summary>Hidden layer sizes; default 256, 256.</summary>
+    /// <summary>
+    /// Hidden layer sizes; default 256, 256. Each at most <see cref="ModelLimits.MaxParameterLength"/>, the network at most
+    /// <see cref="ModelLimits.MaxLayers"/> layers and each Linear layer at most <see cref="ModelLimits.MaxLinearWeights"/> weights.
+    /// </summary>
     public int[] HiddenLayers { get; set; } = [256, 256];
 
     /// <summary>The normalization after each hidden Linear layer; default <see cref="HiddenNormalization.BatchNorm"/>.</summary>
     public HiddenNormalization Normalization { get; set; } = HiddenNormalization.BatchNorm;
 
-    /// <summary>Rows per mini-batch; default 64.</summary>
+    /// <summary>
+    /// Rows per mini-batch; default 64. At least 2 with batch-statistics normalization (every kind but None, LayerNorm
+    /// and GroupNorm), and at most the training rows. An epoch uses every row once, except that with batch-statistics
+    /// normalization a batch of one row is left out of its epoch (see <see cref="BatchOrder"/>).
+    /// </summary>
     public int BatchSize { get; set; } = 64;
 
     /// <summary>Passes over the training data; default 5.</summary>
@@ -92,28 +103,35 @@ public class MultilayerPerceptronOptions
     /// <summary>SGD step size; default 0.01.</summary>
     public double LearningRate { get; set; } = 0.01;
 
-    /// <summary>SGD momentum; default 0.9.</summary>
+    /// <summary>SGD momentum, finite and not negative; default 0.9.</summary>
     public double Momentum { get; set; } = 0.9;
 
-    /// <summary>L2 weight decay λ; default 0.</summary>
+    /// <summary>L2 weight decay λ, finite and not negative; default 0.</summary>
     public double WeightDecay { get; set; }
 
     /// <summary>Seed of initialization, batch order and noise; the same seed gives bit-identical weights. Default 1.</summary>
     public int Seed { get; set; } = 1;
 
-    /// <summary>How batches are drawn; default <see cref="BatchOrder.Shuffled"/>.</summary>
+    /// <summary>
+    /// How batches are drawn; default <see cref="BatchOrder.Shuffled"/>. With batch-statistics normalization, which
+    /// needs two values per channel, a batch of one row is left out of its epoch: in shuffled order the last batch when
+    /// the rows leave one over; in class-grouped order a batch that finds a single row. No other row is ever left out.
+    /// </summary>
     public BatchOrder BatchOrder { get; set; } = BatchOrder.Shuffled;
 
-    /// <summary>Classes per batch for <see cref="BatchOrder.ClassGrouped"/>; default 2.</summary>
+    /// <summary>
+    /// Classes per batch for <see cref="BatchOrder.ClassGrouped"/>; default 2. With 1 and batch-statistics
+    /// normalization, at least one class needs 2 training rows, else every batch would be left out and training is refused.
+    /// </summary>
     public int ClassesPerBatch { get; set; } = 2;
 
     /// <summary>The rmax/dmax relaxation for <see cref="HiddenNormalization.BatchRenorm"/>; default the paper's.</summary>
     public RenormSchedule RenormSchedule { get; set; } = new();
 
-    /// <summary>The moving-average rate α of <see cref="HiddenNormalization.BatchRenorm"/>; default 0.01 (the paper's).</summary>
+    /// <summary>The moving-average rate α in (0, 1] of <see cref="HiddenNormalization.BatchRenorm"/>; default 0.01 (the paper's).</summary>
     public double RenormAlpha { get; set; } = 0.01;
 
-    /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>; default 32.</summary>
+    /// <summary>Groups for <see cref="HiddenNormalization.GroupNorm"/>, dividing every hidden layer size; default 32.</summary>
     public int GroupNormGroups { get; set; } = 32;
 
     /// <summary>Called after each step's backward pass, before the SGD update (e.g. to probe the loss landscape); null for none.</summary>
@@ -122,26 +140,91 @@ public class MultilayerPerceptronOptions
     /// <summary>Called after every epoch; null for none.</summary>
     public Action<EpochReport>? EpochCompleted { get; set; }
 
-    internal void Validate(int rows)
+    /// <summary>
+    /// Checks every option that does not depend on the data: the catalog method calls it when it creates the trainer,
+    /// and training calls it again. Each error is an <see cref="ArgumentException"/> whose parameter and message start
+    /// with the option's name.
+    /// </summary>
+    internal void Validate()
     {
-        if (HiddenLayers is null || HiddenLayers.Any(h => h <= 0))
-            throw new ArgumentOutOfRangeException(nameof(HiddenLayers), $"Hidden layer sizes must be positive, got [{string.Join(", ", HiddenLayers ?? [])}].");
+        if (HiddenLayers is null)
+            throw new ArgumentNullException(nameof(HiddenLayers), "HiddenLayers must not be null; [] is a network without hidden layers.");
+        if (HiddenLayers.Any(h => h <= 0))
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers), $"HiddenLayers must be positive, got [{string.Join(", ", HiddenLayers)}].");
+        for (int i = 0; i < HiddenLayers.Length; i++)
+            if (HiddenLayers[i] > ModelLimits.MaxParameterLength)
+                throw new ArgumentOutOfRangeException(nameof(HiddenLayers),
+                    $"HiddenLayers[{i}] is {HiddenLayers[i]} units wide; a layer is at most {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
         if (!Enum.IsDefined(Normalization))
-            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, "Unknown normalization.");
+            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, $"Normalization {(int)Normalization} is not a {nameof(HiddenNormalization)} value.");
+        if (!Enum.IsDefined(BatchOrder))
+            throw new ArgumentOutOfRangeException(nameof(BatchOrder), BatchOrder, $"BatchOrder {(int)BatchOrder} is not a {nameof(Training.BatchOrder)} value.");
+        long layers = LayerCount;
+        if (layers > ModelLimits.MaxLayers)
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers),
+                $"HiddenLayers has {HiddenLayers.Length} hidden layers, which with Normalization {Normalization} make a network of {layers} layers; a network has at most {ModelLimits.MaxLayers} (ModelLimits.MaxLayers).");
+        for (int i = 1; i < HiddenLayers.Length; i++)
+            CheckLinearWeights(HiddenLayers[i - 1], HiddenLayers[i], $"HiddenLayers[{i - 1}] → HiddenLayers[{i}] is a Linear layer of");
         if (BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize must be positive, got {BatchSize}.");
         if (BatchSize < 2 && UsesBatchStatistics)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"{Normalization} needs batches of at least 2 rows: batch statistics over one value per channel are undefined.");
-        if (BatchSize > rows)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize {BatchSize} is larger than the {rows} training rows.");
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize,
+                $"BatchSize must be at least 2 with Normalization {Normalization}, got {BatchSize}: batch statistics over one value per channel are undefined.");
         if (Epochs < 1)
             throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"Epochs must be positive, got {Epochs}.");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"LearningRate must be positive and finite, got {LearningRate}.");
+        if (!(Momentum >= 0) || double.IsInfinity(Momentum))
+            throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"Momentum must be finite and not negative, got {Momentum}.");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, $"WeightDecay must be finite and not negative, got {WeightDecay}.");
         if (ClassesPerBatch < 1)
             throw new ArgumentOutOfRangeException(nameof(ClassesPerBatch), ClassesPerBatch, $"ClassesPerBatch must be positive, got {ClassesPerBatch}.");
-        ArgumentNullException.ThrowIfNull(RenormSchedule);
-        RenormSchedule.Validate();
+        if (RenormSchedule is null)
+            throw new ArgumentNullException(nameof(RenormSchedule), "RenormSchedule must not be null.");
+        RenormSchedule.Validate(nameof(RenormSchedule));
+        if (!(RenormAlpha > 0 && RenormAlpha <= 1))
+            throw new ArgumentOutOfRangeException(nameof(RenormAlpha), RenormAlpha, $"RenormAlpha must be in (0, 1], got {RenormAlpha}.");
+        if (GroupNormGroups < 1)
+            throw new ArgumentOutOfRangeException(nameof(GroupNormGroups), GroupNormGroups, $"GroupNormGroups must be positive, got {GroupNormGroups}.");
+        if (Normalization == HiddenNormalization.GroupNorm)
+            for (int i = 0; i < HiddenLayers.Length; i++)
+                if (HiddenLayers[i] % GroupNormGroups != 0)
+                    throw new ArgumentOutOfRangeException(nameof(GroupNormGroups), GroupNormGroups,
+                        $"GroupNormGroups {GroupNormGroups} does not divide HiddenLayers[{i}] = {HiddenLayers[i]}: group norm splits each hidden layer's units into equal groups.");
+    }
+
+    /// <summary>
+    /// Checks the network these options build for <paramref name="features"/> inputs and <paramref name="classes"/>
+    /// outputs against <see cref="ModelLimits"/>, so that every model trained also saves and loads;
+    /// <paramref name="featureSource"/> and <paramref name="classSource"/> say where the sizes come from.
+    /// </summary>
+    internal void ValidateNetwork(int features, int classes, string featureSource, string classSource)
+    {
+        if (features < 1 || features > ModelLimits.MaxParameterLength)
+            throw new ArgumentOutOfRangeException(nameof(features), features,
+                $"{featureSource} gives {features} features; a network takes 1 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
+        if (classes < 2 || classes > ModelLimits.MaxParameterLength)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes,
+                $"{classSource} gives {classes} classes; a classifier has 2 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
+        if (HiddenLayers.Length == 0)
+        {
+            CheckLinearWeights(features, classes, $"HiddenLayers is empty: the {features} features of {featureSource} and the {classes} classes of {classSource} make a Linear layer of");
+            return;
+        }
+        CheckLinearWeights(features, HiddenLayers[0], $"HiddenLayers[0] = {HiddenLayers[0]} and the {features} features of {featureSource} make a Linear layer of");
+        CheckLinearWeights(HiddenLayers[^1], classes, $"HiddenLayers[{HiddenLayers.Length - 1}] = {HiddenLayers[^1]} and the {classes} classes of {classSource} make a Linear layer of");
+    }
+
+    /// <summary>The layers of the network these options build: Linear, normalization (unless None) and ReLU per hidden layer, then Linear.</summary>
+    internal long LayerCount => HiddenLayers.Length * (Normalization == HiddenNormalization.None ? 2L : 3L) + 1;
+
+    private static void CheckLinearWeights(long inputs, long outputs, string what)
+    {
+        long weights = inputs * outputs;
+        if (weights > ModelLimits.MaxLinearWeights)
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers),
+                $"{what} {inputs} × {outputs} = {weights} weights; a Linear layer holds at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
     }
 
     /// <summary>A shallow copy that reports epochs to <paramref name="epochCompleted"/> instead.</summary>

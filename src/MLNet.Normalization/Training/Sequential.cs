@@ -11,12 +11,17 @@ public sealed class Sequential
     private readonly float[][] _gradients;
     private int _rows;
 
-    /// <summary>Chains <paramref name="layers"/>; each layer's input size must be the previous layer's output size.</summary>
+    /// <summary>
+    /// Chains <paramref name="layers"/>, at most <see cref="ModelLimits.MaxLayers"/>; each layer's input size must be
+    /// the previous layer's output size.
+    /// </summary>
     public Sequential(IEnumerable<Layer> layers)
     {
+        ArgumentNullException.ThrowIfNull(layers);
         _layers = layers.ToArray();
         if (_layers.Length == 0)
             throw new ArgumentException("A network needs at least one layer.", nameof(layers));
+        ModelLimits.CheckLayerCount(_layers.Length, nameof(layers));
         for (int i = 1; i < _layers.Length; i++)
             if (_layers[i].InputFeatures != _layers[i - 1].OutputFeatures)
                 throw new ArgumentException($"Layer {i} ({_layers[i].GetType().Name}) takes {_layers[i].InputFeatures} values, but layer {i - 1} gives {_layers[i - 1].OutputFeatures}.", nameof(layers));

@@ -179,10 +179,10 @@ public class NetworkTests
         var data = Blobs(30, 8);
         string Message(Action action) => Assert.ThrowsAny<ArgumentException>(action).Message;
 
-        Assert.Contains("needs batches of at least 2 rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 1 })));
+        Assert.Contains("BatchSize must be at least 2 with Normalization BatchNorm", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 1 })));
         MultilayerPerceptron.Train(data, new() { BatchSize = 1, Normalization = HiddenNormalization.None, Epochs = 1, HiddenLayers = [4] });
         Assert.Contains("BatchSize 31 is larger than the 30 training rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 31 })));
-        Assert.Contains("Hidden layer sizes must be positive", Message(() => MultilayerPerceptron.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
+        Assert.Contains("HiddenLayers must be positive", Message(() => MultilayerPerceptron.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
         Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = 0, BatchSize = 10 })));
         Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = double.NaN, BatchSize = 10 })));
 
@@ -254,7 +254,7 @@ public class NetworkTests
     public void ClassGroupedBatchesDrawFromFewClasses()
     {
         var labels = Enumerable.Range(0, 120).Select(n => n % 6).ToArray();
-        var sampler = new BatchSampler(labels, 6, 10, BatchOrder.ClassGrouped, 2, seed: 3);
+        var sampler = new BatchSampler(labels, 6, 10, BatchOrder.ClassGrouped, 2, seed: 3, dropSingleRowBatches: true);
         var batches = sampler.NextEpoch().Select(b => b.ToArray()).ToList();
 
         Assert.Equal(Enumerable.Range(0, 120), batches.SelectMany(b => b).Order());

@@ -75,6 +75,14 @@ public abstract class Layer
 
     private protected abstract void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, int rows);
 
+    /// <summary>Throws when a value of the parameter <paramref name="name"/> is NaN or infinite, naming its index.</summary>
+    private protected static void CheckFinite(ReadOnlySpan<float> values, string name)
+    {
+        int index = Kernels.NonFinite.IndexOf(values);
+        if (index >= 0)
+            throw new ArgumentException($"{name}[{index}] must be finite, got {values[index]}.", name);
+    }
+
     private static void CheckLength(int actual, int expected, string name, int rows)
     {
         if (actual != expected)

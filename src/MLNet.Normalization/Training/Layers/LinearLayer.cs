@@ -13,9 +13,11 @@ public sealed class LinearLayer : Layer
     /// <param name="inputs">Values per input row.</param>
     /// <param name="outputs">Values per output row.</param>
     /// <param name="seed">Seed of the initialization; the same seed gives the same weights.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size exceeds <see cref="ModelLimits.MaxParameterLength"/>, or the weights <see cref="ModelLimits.MaxLinearWeights"/>.</exception>
     public LinearLayer(int inputs, int outputs, int seed = 0)
         : base(inputs, outputs)
     {
+        ModelLimits.CheckLinearLayer(inputs, outputs);
         Weight = new float[outputs * inputs];
         Bias = new float[outputs];
         WeightGradient = new float[Weight.Length];
@@ -28,12 +30,19 @@ public sealed class LinearLayer : Layer
         Parameters = [new Parameter("weight", Weight, WeightGradient), new Parameter("bias", Bias, BiasGradient)];
     }
 
-    /// <summary>A layer with the given W (outputs × inputs, row-major) and b, copied.</summary>
+    /// <summary>A layer with the given W (outputs × inputs, row-major) and b, copied; every value must be finite.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size exceeds <see cref="ModelLimits.MaxParameterLength"/>, or the weights <see cref="ModelLimits.MaxLinearWeights"/>.</exception>
+    /// <exception cref="ArgumentException">A length does not fit the sizes, or a value is NaN or infinite (the message names it).</exception>
     public LinearLayer(int inputs, int outputs, float[] weight, float[] bias)
         : base(inputs, outputs)
     {
+        ModelLimits.CheckLinearLayer(inputs, outputs);
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(bias);
         if (weight.Length != inputs * outputs || bias.Length != outputs)
             throw new ArgumentException($"A {inputs} → {outputs} layer needs {inputs * outputs} weights and {outputs} biases, got {weight.Length} and {bias.Length}.");
+        CheckFinite(weight, nameof(weight));
+        CheckFinite(bias, nameof(bias));
         Weight = (float[])weight.Clone();
         Bias = (float[])bias.Clone();
         WeightGradient = new float[Weight.Length];

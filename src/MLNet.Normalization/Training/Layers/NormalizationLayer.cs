@@ -16,6 +16,7 @@ public abstract class NormalizationLayer : Layer
     private protected NormalizationLayer(int channels, int spatialSize, int affineLength)
         : base(CheckedFeatures(channels, spatialSize), channels * spatialSize)
     {
+        ModelLimits.CheckParameterLength(affineLength, nameof(Gamma));
         _inferenceScale = new float[channels];
         _inferenceShift = new float[channels];
         Channels = channels;
@@ -59,6 +60,17 @@ public abstract class NormalizationLayer : Layer
 
     /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>Sets γ and β, as long as the layer's and finite, or throws naming the first value that is not.</summary>
+    internal void SetAffine(ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta)
+    {
+        if (gamma.Length != Gamma.Length || beta.Length != Beta.Length)
+            throw new ArgumentException($"The layer has {Gamma.Length} values of gamma and beta, got {gamma.Length} and {beta.Length}.", nameof(gamma));
+        CheckFinite(gamma, "gamma");
+        CheckFinite(beta, "beta");
+        gamma.CopyTo(Gamma);
+        beta.CopyTo(Beta);
+    }
 
     private protected sealed override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
     {

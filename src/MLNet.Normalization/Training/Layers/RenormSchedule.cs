@@ -17,14 +17,18 @@ public sealed record RenormSchedule(long WarmupSteps = 5_000, double FinalRMax =
     /// <summary>dmax at a training step (0-based).</summary>
     public double DMax(long step) => Relax(step, 0, FinalDMax, DMaxSteps);
 
-    internal void Validate()
+    /// <summary>Throws when the schedule is not one; <paramref name="owner"/>, when given, is the option that holds it and leads each message.</summary>
+    internal void Validate(string? owner = null)
     {
+        string lead = owner is null ? "" : owner + ": ";
         if (WarmupSteps < 0 || RMaxSteps < WarmupSteps || DMaxSteps < WarmupSteps)
-            throw new ArgumentOutOfRangeException(nameof(WarmupSteps), $"Need 0 ≤ WarmupSteps ≤ RMaxSteps and DMaxSteps, got {WarmupSteps}, {RMaxSteps}, {DMaxSteps}.");
+            throw new ArgumentOutOfRangeException(owner ?? nameof(WarmupSteps), owner is null
+                ? $"Need 0 ≤ WarmupSteps ≤ RMaxSteps and DMaxSteps, got {WarmupSteps}, {RMaxSteps}, {DMaxSteps}."
+                : $"{owner} needs 0 ≤ WarmupSteps ≤ RMaxSteps and DMaxSteps, got {WarmupSteps}, {RMaxSteps}, {DMaxSteps}.");
         if (!(FinalRMax >= 1) || double.IsPositiveInfinity(FinalRMax))
-            throw new ArgumentOutOfRangeException(nameof(FinalRMax), FinalRMax, $"FinalRMax must be finite and at least 1, got {FinalRMax}.");
+            throw new ArgumentOutOfRangeException(owner ?? nameof(FinalRMax), FinalRMax, $"{lead}FinalRMax must be finite and at least 1, got {FinalRMax}.");
         if (!(FinalDMax >= 0) || double.IsPositiveInfinity(FinalDMax))
-            throw new ArgumentOutOfRangeException(nameof(FinalDMax), FinalDMax, $"FinalDMax must be finite and not negative, got {FinalDMax}.");
+            throw new ArgumentOutOfRangeException(owner ?? nameof(FinalDMax), FinalDMax, $"{lead}FinalDMax must be finite and not negative, got {FinalDMax}.");
     }
 
     private double Relax(long step, double initial, double final, long finalStep)
