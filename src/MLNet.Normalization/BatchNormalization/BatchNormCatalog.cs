@@ -16,7 +16,7 @@ public static class BatchNormCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The column to write.</param>
     /// <param name="inputColumnName">The known-size float vector column to read; defaults to <paramref name="outputColumnName"/>.</param>
-    /// <param name="options">Fit mode, batch size 32, momentum 0.1, ε 1e-5, γ/β, layout; null for the defaults.</param>
+    /// <param name="options">Fit mode, batch size 32, momentum 0.1, unbiased running variance (PyTorch), ε 1e-5, γ/β, layout Auto; null for the defaults.</param>
     public static BatchNormEstimator BatchNorm(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null, BatchNormOptions? options = null)
         => new(catalog.GetEnvironment(), outputColumnName, inputColumnName, options ?? new BatchNormOptions());
 
