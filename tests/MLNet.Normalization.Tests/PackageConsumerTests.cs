@@ -7,8 +7,10 @@ namespace MLNet.Normalization.Tests;
 /// <summary>
 /// The package as a user gets it: packs the library into a temporary folder and runs tests/PackageConsumer, an app
 /// outside the solution that references MLNet.Normalization by package version from that folder, trains, saves,
-/// reloads and compares predictions.
+/// reloads and compares predictions. Runs alone, after the parallel tests: packing and building an app keeps the
+/// cores busy for a while, which would slow the sample tests' time-limited child processes.
 /// </summary>
+[Collection(nameof(PackageConsumerTests))]
 public class PackageConsumerTests
 {
     private static readonly TimeSpan PackTimeout = TimeSpan.FromSeconds(90);
@@ -109,8 +111,22 @@ public class PackageConsumerTests
         foreach (var folder in folders.EnumerateObject())
         {
             var extracted = new DirectoryInfo(Path.Combine(folder.Name, "mlnet.normalization", version.ToLowerInvariant()));
-            if (extracted.Exists)
-                extracted.Delete(recursive: true);
+            if (!extracted.Exists)
+                continue;
+            extracted.Delete(recursive: true);
+            try
+            {
+                if (!extracted.Parent!.EnumerateFileSystemInfos().Any())
+                    extracted.Parent.Delete();
+            }
+            catch (IOException)
+            {
+                // Another run's package arrived in the meantime; the folder stays.
+            }
         }
     }
 }
+
+/// <summary>The collection of <see cref="PackageConsumerTests"/>, run with no other test at the same time.</summary>
+[CollectionDefinition(nameof(PackageConsumerTests), DisableParallelization = true)]
+public sealed class PackageConsumerCollection;
