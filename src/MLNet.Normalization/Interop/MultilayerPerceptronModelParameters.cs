@@ -171,6 +171,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     // For SignatureLoadModel.
     internal static MultilayerPerceptronModelParameters Create(IHostEnvironment env, ModelLoadContext ctx)
     {
+        MlNetVersion.EnsureSupported();
         Contracts.CheckValue(env, nameof(env));
         env.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel(Format.VersionInfo);

@@ -119,7 +119,6 @@ public static class MultilayerPerceptronCatalog
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         MultilayerPerceptronTrainer.Options? options = null)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return new(((IInternalCatalog)catalog).Environment, options ?? new MultilayerPerceptronTrainer.Options());
+        return new(catalog.GetEnvironment(), options ?? new MultilayerPerceptronTrainer.Options());
     }
 }

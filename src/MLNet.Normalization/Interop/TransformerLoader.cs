@@ -14,6 +14,7 @@ internal static class TransformerLoader<T>
     // For SignatureLoadModel.
     public static T Create(IHostEnvironment env, ModelLoadContext ctx)
     {
+        MlNetVersion.EnsureSupported();
         Contracts.CheckValue(env, nameof(env));
         env.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel(T.Format.VersionInfo);
