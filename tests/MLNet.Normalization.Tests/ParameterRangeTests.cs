@@ -166,6 +166,10 @@ public class ParameterRangeTests
             Assert.StartsWith("outputColumnName must name a column", error.Message);
         }
         Assert.StartsWith("inputColumnName must name a column", Assert.ThrowsAny<ArgumentException>(() => _ml.Transforms.ScalePixels("Out", "")).Message);
+        var trainer = Assert.ThrowsAny<ArgumentException>(() =>
+            _ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { LabelColumnName = name! }));
+        Assert.Equal("LabelColumnName", trainer.ParamName);
+        Assert.StartsWith("LabelColumnName must name a column", trainer.Message);
     }
 
     private static SchemaDefinition FourPixels()

@@ -37,15 +37,12 @@ public sealed class MultilayerPerceptronTrainer
     /// <summary>Checks every option that does not depend on the data; training checks them again, with the rest.</summary>
     internal MultilayerPerceptronTrainer(IHostEnvironment env, Options options)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(MultilayerPerceptronTrainer)),
-            TrainerUtils.MakeR4VecFeature(CheckColumnName(options.FeatureColumnName, nameof(Options.FeatureColumnName))),
-            TrainerUtils.MakeU4ScalarColumn(CheckColumnName(options.LabelColumnName, nameof(Options.LabelColumnName))), default)
+            TrainerUtils.MakeR4VecFeature(VectorColumn.CheckName(options.FeatureColumnName, nameof(Options.FeatureColumnName))),
+            TrainerUtils.MakeU4ScalarColumn(VectorColumn.CheckName(options.LabelColumnName, nameof(Options.LabelColumnName))), default)
     {
         options.Validate();
         _options = options;
     }
-
-    private static string CheckColumnName(string name, string option)
-        => string.IsNullOrEmpty(name) ? throw new ArgumentException($"{option} must name a column, got {(name is null ? "null" : "\"\"")}.", option) : name;
 
     /// <summary>The per-step training losses and per-epoch reports of the last <c>Fit</c>.</summary>
     public Training.MultilayerPerceptron? LastTraining { get; private set; }
