@@ -30,7 +30,9 @@ public class MlpMemoryBenchmarks
     public void Setup()
     {
         _ml = new MLContext(seed: 1);
-        _data = new GeneratedRows(Rows, RowCountKnown);
+        var random = new Random(20240604);
+        var templates = Enumerable.Range(0, Classes).Select(c => KernelBatch.Filled(random, Features, c, c + 1)).ToArray();
+        _data = new GeneratedRows(Rows, "Features", new VectorDataViewType(NumberDataViewType.Single, Features), templates, labelled: true, RowCountKnown);
     }
 
     [Benchmark]
@@ -41,82 +43,4 @@ public class MlpMemoryBenchmarks
         BatchSize = 32,
         Epochs = 1,
     }).Fit(_data);
-
-    /// <summary>
-    /// Features, a known-size vector of <see cref="MlpMemoryBenchmarks.Features"/> values, and Label, a key of
-    /// <see cref="MlpMemoryBenchmarks.Classes"/> values; row n is class n mod 3 and one of three fixed-seed templates.
-    /// </summary>
-    private sealed class GeneratedRows : IDataView
-    {
-        private readonly long _rows;
-        private readonly bool _countKnown;
-        private readonly float[][] _templates;
-
-        public GeneratedRows(long rows, bool countKnown)
-        {
-            _rows = rows;
-            _countKnown = countKnown;
-            var random = new Random(20240604);
-            _templates = Enumerable.Range(0, Classes).Select(c => KernelBatch.Filled(random, Features, c, c + 1)).ToArray();
-            var builder = new DataViewSchema.Builder();
-            builder.AddColumn("Features", new VectorDataViewType(NumberDataViewType.Single, Features));
-            builder.AddColumn("Label", new KeyDataViewType(typeof(uint), Classes));
-            Schema = builder.ToSchema();
-        }
-
-        public bool CanShuffle => false;
-
-        public DataViewSchema Schema { get; }
-
-        public long? GetRowCount() => _countKnown ? _rows : null;
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => new Cursor(this);
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) => [new Cursor(this)];
-
-        private sealed class Cursor(GeneratedRows parent) : DataViewRowCursor
-        {
-            private long _position = -1;
-
-            public override DataViewSchema Schema => parent.Schema;
-            public override long Position => _position;
-            public override long Batch => 0;
-
-            public override bool MoveNext()
-            {
-                if (_position + 1 >= parent._rows)
-                {
-                    _position = parent._rows;
-                    return false;
-                }
-                _position++;
-                return true;
-            }
-
-            public override bool IsColumnActive(DataViewSchema.Column column) => true;
-
-            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-            {
-                if (column.Index == 0 && typeof(TValue) == typeof(VBuffer<float>))
-                {
-                    ValueGetter<VBuffer<float>> features = (ref VBuffer<float> value) =>
-                    {
-                        var editor = VBufferEditor.Create(ref value, Features);
-                        parent._templates[_position % Classes].AsSpan().CopyTo(editor.Values);
-                        value = editor.Commit();
-                    };
-                    return (ValueGetter<TValue>)(Delegate)features;
-                }
-                if (column.Index == 1 && typeof(TValue) == typeof(uint))
-                {
-                    ValueGetter<uint> label = (ref uint value) => value = (uint)(_position % Classes) + 1;
-                    return (ValueGetter<TValue>)(Delegate)label;
-                }
-                throw new InvalidOperationException($"Column {column.Name} cannot be read as {typeof(TValue).Name}.");
-            }
-
-            public override ValueGetter<DataViewRowId> GetIdGetter()
-                => (ref DataViewRowId value) => value = new DataViewRowId((ulong)_position, 0);
-        }
-    }
 }
