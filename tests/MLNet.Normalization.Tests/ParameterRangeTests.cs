@@ -37,24 +37,47 @@ public class ParameterRangeTests
     }
 
     [Fact]
-    public void ChannelStatisticsAndPerSampleAffinesStopAtTheSameLimit()
+    public void ChannelStatisticsAndPerSampleAffinesStopAtTheirLimits()
     {
         Assert.Equal(Max, new ChannelStatistics(Filled(Max, 0.5f), Filled(Max, 0.2f)).Channels);
         Assert.Contains("mean has", Assert.Throws<ArgumentOutOfRangeException>(() => new ChannelStatistics(Filled(Max + 1, 0.5f), Filled(Max + 1, 0.2f))).Message);
-        Assert.Contains($"gamma has {Max + 1} values", Assert.Throws<ArgumentOutOfRangeException>(() =>
-            _ml.Transforms.LayerNorm("Out", TestData.Column, gamma: Filled(Max + 1, 1f), beta: Filled(Max + 1, 0f))).Message);
-        Assert.Contains($"beta has {Max + 1} values", Assert.Throws<ArgumentOutOfRangeException>(() =>
-            _ml.Transforms.GroupNorm("Out", TestData.Column, groups: 1, beta: Filled(Max + 1, 0f))).Message);
+        const int affine = ModelLimits.MaxAffineLength;
+        Assert.Contains($"gamma has {affine + 1} values", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.LayerNorm("Out", TestData.Column, gamma: Filled(affine + 1, 1f), beta: Filled(affine + 1, 0f))).Message);
+        Assert.Contains($"beta has {affine + 1} values", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.GroupNorm("Out", TestData.Column, groups: 1, beta: Filled(affine + 1, 0f))).Message);
     }
 
     [Fact]
     public void LayerNormWithGammaAtTheLimitSavesAndLoads()
     {
-        var row = Enumerable.Range(0, Max).Select(i => (float)(i % 5)).ToArray();
-        var data = TestData.Vectors(_ml, [row], Max);
-        var model = _ml.Transforms.LayerNorm("Out", TestData.Column, gamma: Filled(Max, 2f), beta: Filled(Max, 1f)).Fit(data);
+        // Format 1 read γ of up to 2^24 values: the limit stays there, so its files keep loading.
+        const int affine = ModelLimits.MaxAffineLength;
+        var row = Enumerable.Range(0, affine).Select(i => (float)(i % 5)).ToArray();
+        var data = TestData.Vectors(_ml, [row], affine);
+        var model = _ml.Transforms.LayerNorm("Out", TestData.Column, gamma: Filled(affine, 2f), beta: Filled(affine, 1f)).Fit(data);
         var expected = TestData.Read(model.Transform(data), "Out")[0];
         Assert.Equal(expected, TestData.Read(SaveAndLoad(model, data).Transform(data), "Out")[0]);
+    }
+
+    [Fact]
+    public void ANetworkOfMoreLearnedValuesThanASavedModelHoldsIsRefusedBeforeTraining()
+    {
+        // Two 16384 × 16384 Linear layers are each within MaxLinearWeights, together past MaxNetworkParameters.
+        var rows = Enumerable.Range(0, 4).Select(n => new WideRow { Features = new float[16384], Label = n % 2 == 0 ? "a" : "b" }).ToArray();
+        var data = _ml.Data.LoadFromEnumerable(rows);
+        var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label").Append(_ml.MulticlassClassification.Trainers.MultilayerPerceptron(
+            new MultilayerPerceptronTrainer.Options { HiddenLayers = [16384, 16384], Normalization = MLNet.Normalization.Training.HiddenNormalization.None, BatchSize = 2, Epochs = 1 }));
+        var error = Assert.ThrowsAny<ArgumentOutOfRangeException>(() => pipeline.Fit(data));
+        Assert.Equal("HiddenLayers", error.ParamName);
+        Assert.Contains("ModelLimits.MaxNetworkParameters", error.Message);
+    }
+
+    private sealed class WideRow
+    {
+        [VectorType(16384)]
+        public float[] Features { get; set; } = [];
+        public string Label { get; set; } = "";
     }
 
     [Fact]

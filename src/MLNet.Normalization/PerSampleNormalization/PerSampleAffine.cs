@@ -15,7 +15,9 @@ internal static class PerSampleAffine
         if (gamma is { Length: 0 } || beta is { Length: 0 })
             throw new ArgumentException("gamma and beta must not be empty; pass null for no affine.", gamma is { Length: 0 } ? nameof(gamma) : nameof(beta));
         int length = gamma?.Length ?? beta?.Length ?? 0;
-        ModelLimits.CheckParameterLength(length, gamma is null ? nameof(beta) : nameof(gamma));
+        if (length > ModelLimits.MaxAffineLength)
+            throw new ArgumentOutOfRangeException(gamma is null ? nameof(beta) : nameof(gamma), length,
+                $"{(gamma is null ? nameof(beta) : nameof(gamma))} has {length} values; a model holds at most {ModelLimits.MaxAffineLength} (ModelLimits.MaxAffineLength).");
         return (gamma is null ? Enumerable.Repeat(1f, length).ToArray() : (float[])gamma.Clone(),
                 beta is null ? new float[length] : (float[])beta.Clone());
     }
@@ -29,8 +31,8 @@ internal static class PerSampleAffine
     public static (float[]? Gamma, float[]? Beta) Read(BinaryReader reader)
     {
         int length = reader.ReadInt32();
-        if (length < 0 || length > ModelLimits.MaxParameterLength)
-            throw new InvalidDataException($"Read a gamma length of {length}, expected 0 to {ModelLimits.MaxParameterLength}.");
+        if (length < 0 || length > ModelLimits.MaxAffineLength)
+            throw new InvalidDataException($"Read a gamma length of {length}, expected 0 to {ModelLimits.MaxAffineLength}.");
         var gamma = new float[length];
         for (int i = 0; i < length; i++)
             gamma[i] = reader.ReadSingle();

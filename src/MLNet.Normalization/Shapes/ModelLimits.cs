@@ -12,8 +12,20 @@ public static class ModelLimits
     /// </summary>
     public const int MaxParameterLength = 1 << 20;
 
+    /// <summary>
+    /// The most values in γ or β of the layer, instance and group norm transforms, which layer norm holds per element of
+    /// a normalized segment: 2^24 (the limit format 1 read, so its files keep loading).
+    /// </summary>
+    public const int MaxAffineLength = 1 << 24;
+
     /// <summary>The most weights in one Linear layer (inputs × outputs): 2^28, a gigabyte of floats.</summary>
     public const int MaxLinearWeights = 1 << 28;
+
+    /// <summary>
+    /// The most learned values (weights, biases, γ and β) in one network: 2^28, so its saved model, which frames them in
+    /// one checksummed payload, stays under 2 GiB.
+    /// </summary>
+    public const int MaxNetworkParameters = 1 << 28;
 
     /// <summary>The most layers in a network: 1,024.</summary>
     public const int MaxLayers = 1024;
@@ -45,6 +57,14 @@ public static class ModelLimits
         if (weights > MaxLinearWeights)
             throw new ArgumentOutOfRangeException(nameof(inputs), weights,
                 $"A Linear layer of {inputs} inputs and {outputs} outputs has {weights} weights; a Linear layer holds at most {MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+    }
+
+    /// <summary>Throws when a network of <paramref name="parameters"/> learned values exceeds <see cref="MaxNetworkParameters"/>.</summary>
+    internal static void CheckNetworkParameters(long parameters, string name)
+    {
+        if (parameters > MaxNetworkParameters)
+            throw new ArgumentOutOfRangeException(name, parameters,
+                $"The network has {parameters} learned values (weights, biases, γ and β); a network holds at most {MaxNetworkParameters} (ModelLimits.MaxNetworkParameters).");
     }
 
     /// <summary>Throws when a network of <paramref name="layers"/> layers exceeds <see cref="MaxLayers"/>.</summary>

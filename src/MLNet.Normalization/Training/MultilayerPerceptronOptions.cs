@@ -214,6 +214,18 @@ public class MultilayerPerceptronOptions
         }
         CheckLinearWeights(features, HiddenLayers[0], $"HiddenLayers[0] = {HiddenLayers[0]} and the {features} features of {featureSource} make a Linear layer of");
         CheckLinearWeights(HiddenLayers[^1], classes, $"HiddenLayers[{HiddenLayers.Length - 1}] = {HiddenLayers[^1]} and the {classes} classes of {classSource} make a Linear layer of");
+
+        // Weights and biases of every Linear layer, γ and β of every normalization layer.
+        long parameters = 0, inputs = features;
+        foreach (long hidden in HiddenLayers)
+        {
+            parameters += inputs * hidden + hidden + (Normalization == HiddenNormalization.None ? 0 : 2 * hidden);
+            inputs = hidden;
+        }
+        parameters += inputs * classes + classes;
+        if (parameters > ModelLimits.MaxNetworkParameters)
+            throw new ArgumentOutOfRangeException(nameof(HiddenLayers), parameters,
+                $"HiddenLayers [{string.Join(", ", HiddenLayers)}] with the {features} features of {featureSource} and the {classes} classes of {classSource} make a network of {parameters} learned values; a network holds at most {ModelLimits.MaxNetworkParameters} (ModelLimits.MaxNetworkParameters).");
     }
 
     /// <summary>The layers of the network these options build: Linear, normalization (unless None) and ReLU per hidden layer, then Linear.</summary>

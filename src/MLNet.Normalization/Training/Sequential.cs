@@ -12,8 +12,9 @@ public sealed class Sequential
     private int _rows;
 
     /// <summary>
-    /// Chains <paramref name="layers"/>, at most <see cref="ModelLimits.MaxLayers"/>; each layer's input size must be
-    /// the previous layer's output size.
+    /// Chains <paramref name="layers"/>, at most <see cref="ModelLimits.MaxLayers"/> holding at most
+    /// <see cref="ModelLimits.MaxNetworkParameters"/> learned values; each layer's input size must be the previous
+    /// layer's output size.
     /// </summary>
     public Sequential(IEnumerable<Layer> layers)
     {
@@ -30,6 +31,7 @@ public sealed class Sequential
         Array.Fill(_activations, []);
         Array.Fill(_gradients, []);
         Parameters = _layers.SelectMany(l => l.Parameters).ToArray();
+        ModelLimits.CheckNetworkParameters(Parameters.Sum(p => (long)p.Values.Length), nameof(layers));
     }
 
     /// <summary>The layers, first to last.</summary>
