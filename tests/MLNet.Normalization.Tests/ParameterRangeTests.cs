@@ -170,6 +170,43 @@ public class ParameterRangeTests
         Assert.Contains("got a row of 3 values", error.Message);
     }
 
+    [Fact]
+    public void ARowOfTheWrongLengthWhileFittingNamesTheColumnAndTheRow()
+    {
+        var data = TestData.Vectors(_ml, [new float[15], new float[14], new float[15]], 3, 5);
+        foreach (var estimator in new IEstimator<ITransformer>[]
+        {
+            _ml.Transforms.NormalizeChannels("Out", TestData.Column),
+            _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { Layout = ChannelLayout.ChannelsFirst }),
+        })
+        {
+            var error = Assert.ThrowsAny<Exception>(() => estimator.Fit(data));
+            Assert.Contains("Schema mismatch for input column 'Pixels'", error.Message);
+            Assert.Contains("(15 values per row)", error.Message);
+            Assert.Contains("got a row of 14 values at row 1", error.Message);
+        }
+    }
+
+    [Fact]
+    public void OptionsChangedAfterTheEstimatorIsMadeDoNotReachItsFit()
+    {
+        var rows = Enumerable.Range(0, 64).Select(i => new float[] { i % 4, i % 3 }).ToArray();
+        var data = TestData.Vectors(_ml, rows, 2);
+        var options = new BatchNormOptions { FitMode = BatchNormFitMode.Exact };
+        var estimator = _ml.Transforms.BatchNorm("Out", TestData.Column, options);
+        options.FitMode = (BatchNormFitMode)99;
+        options.Momentum = 2;
+        var fitted = estimator.Fit(data).Parameters;
+        // Exact mean and unbiased variance of 0..3 and 0..2 repeated over 64 rows, in double.
+        for (int c = 0; c < 2; c++)
+        {
+            var values = rows.Select(r => (double)r[c]).ToArray();
+            double mean = values.Average();
+            Assert.Equal(mean, fitted.RunningMean[c], 1e-6);
+            Assert.Equal(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1), fitted.RunningVariance[c], 1e-5);
+        }
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]

@@ -70,6 +70,15 @@ public sealed class BatchNormOptions
     /// </summary>
     public ChannelLayout Layout { get; set; } = ChannelLayout.Auto;
 
+    /// <summary>A copy that later changes to this instance (or its arrays) do not reach.</summary>
+    internal BatchNormOptions Clone()
+    {
+        var copy = (BatchNormOptions)MemberwiseClone();
+        copy.Gamma = (float[]?)Gamma?.Clone();
+        copy.Beta = (float[]?)Beta?.Clone();
+        return copy;
+    }
+
     internal void Validate()
     {
         if (!Enum.IsDefined(FitMode))

@@ -19,8 +19,9 @@ public sealed class BatchNormEstimator : NormalizingEstimatorBase<BatchNormTrans
     internal BatchNormEstimator(IHostEnvironment env, string outputColumnName, string? inputColumnName, BatchNormOptions options)
         : base(env, nameof(BatchNormEstimator), outputColumnName, inputColumnName)
     {
-        options.Validate();
-        _options = options;
+        // Validated and kept as a copy: options changed after the estimator is made do not reach its fit unchecked.
+        _options = options.Clone();
+        _options.Validate();
         _layout = options.Layout;
     }
 

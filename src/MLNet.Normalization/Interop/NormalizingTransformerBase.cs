@@ -122,8 +122,7 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
                 sourceGetter(ref source);
                 // A row whose length differs from the column's declared size (a PredictionEngine fed the wrong array).
                 if (source.Length != kernel.Length)
-                    throw host.ExceptSchemaMismatch(nameof(input), "input", column.Name, $"{column.Type} ({kernel.Length} values per row)",
-                        $"a row of {source.Length} values{(input.Position >= 0 ? $" at row {input.Position}" : "")}");
+                    throw VectorColumn.RowLengthMismatch(host, column, kernel.Length, source.Length, input.Position);
                 var values = VectorColumn.Densify(source, ref scratch);
                 var editor = VBufferEditor.Create(ref destination, kernel.Length);
                 kernel.Apply(values, editor.Values);

@@ -48,6 +48,19 @@ internal static class VectorColumn
                 string.IsNullOrEmpty(expectedShape) ? ExpectedType : $"{ExpectedType} {expectedShape}", $"{vector} ({error})");
     }
 
+    /// <summary>
+    /// The error for a row whose length differs from its column's declared size (a data view or a PredictionEngine
+    /// fed the wrong array), in ML.NET's schema-mismatch wording, naming the column, the row and both lengths.
+    /// </summary>
+    public static Exception RowLengthMismatch(IExceptionContext? ectx, DataViewSchema.Column column, int expected, int actual, long row)
+    {
+        string got = $"a row of {actual} values{(row >= 0 ? $" at row {row}" : "")}";
+        string wanted = $"{column.Type} ({expected} values per row)";
+        return ectx is null
+            ? Contracts.ExceptSchemaMismatch("data", "input", column.Name, wanted, got)
+            : ectx.ExceptSchemaMismatch("data", "input", column.Name, wanted, got);
+    }
+
     /// <summary>Refuses a column with more channels than a model can hold (<see cref="ModelLimits.MaxParameterLength"/>), naming it.</summary>
     public static void CheckChannelCount(ChannelGeometry geometry, string columnName, string what)
     {
@@ -82,9 +95,12 @@ internal static class VectorColumn
         var getter = cursor.GetGetter<VBuffer<float>>(column);
         var buffer = default(VBuffer<float>);
         float[] dense = [];
+        int size = column.Type is VectorDataViewType { IsKnownSize: true } vector ? vector.Size : -1;
         while (cursor.MoveNext())
         {
             getter(ref buffer);
+            if (size >= 0 && buffer.Length != size)
+                throw RowLengthMismatch(null, column, size, buffer.Length, cursor.Position);
             action(cursor.Position, Densify(buffer, ref dense));
         }
     }
