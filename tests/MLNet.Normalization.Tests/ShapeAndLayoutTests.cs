@@ -121,6 +121,26 @@ public class ShapeAndLayoutTests
     }
 
     [Fact]
+    public void ALeadingOneIsNotGuessedWhenTheChannelCountIsInferred()
+    {
+        // (1, 3, 20): an ONNX model's batch of one (3, 20), or one channel of 3 × 20. Batch norm cannot tell.
+        var data = Rows(4, 1, 3, 20);
+        var error = Assert.ThrowsAny<ArgumentException>(() =>
+            _ml.Transforms.BatchNorm("Out", TestData.Column, new BatchNormOptions { FitMode = BatchNormFitMode.Exact }).Fit(data));
+        Assert.Contains("cannot tell whether shape (1, 3, 20) is one channel or the batch dimension of a single (3, 20)", error.Message);
+        Assert.Contains("cannot tell whether", Assert.ThrowsAny<ArgumentException>(() => _ml.Transforms.InstanceNorm("Out", TestData.Column).Fit(data)).Message);
+
+        // Told, it is: ChannelsFirst reads one channel; γ and β give three.
+        Assert.Equal(1, _ml.Transforms.BatchNorm("Out", TestData.Column,
+            new BatchNormOptions { FitMode = BatchNormFitMode.Exact, Layout = ChannelLayout.ChannelsFirst }).Fit(data).Parameters.Channels);
+        Assert.Equal(3, _ml.Transforms.BatchNorm("Out", TestData.Column,
+            new BatchNormOptions { FitMode = BatchNormFitMode.Exact, Gamma = [1f, 1f, 1f] }).Fit(data).Parameters.Channels);
+
+        // A gray image as ExtractPixels writes it stays one channel for the input normalizers.
+        Assert.Equal(1, _ml.Transforms.NormalizeChannels("Out", TestData.Column).Fit(Rows(4, 1, 28, 28)).Statistics.Channels);
+    }
+
+    [Fact]
     public void UndefinedLayoutsAreRefusedWhereTheyAreGiven()
     {
         var bad = (ChannelLayout)99;

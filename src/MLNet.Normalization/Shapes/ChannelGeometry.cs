@@ -17,9 +17,11 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
     /// count, or 0 to infer it from the dimensions; <paramref name="flatVectorIsChannels"/> infers a vector of
     /// unknown shape as (C), one value per channel (PyTorch's (N, C) input of the normalization layers). Leading
     /// dimensions of size 1 are the single row's batch dimension, as in an ONNX model's (1, C, H, W) output: they
-    /// are dropped while more than three dimensions remain (or two, when <paramref name="flatVectorIsChannels"/>), and
-    /// a leading 1 that cannot be the channel dimension is dropped too ((1, C) and (1, C, L)). Returns null and a reason in <paramref name="error"/> when the shape
-    /// does not fit; the reason says how to fix it.
+    /// are dropped while more than three dimensions remain (or two, when <paramref name="flatVectorIsChannels"/>), and,
+    /// when the channel count is known and is not 1, a leading 1 that cannot be the channel dimension ((1, C, L)).
+    /// With the count inferred, a three-dimensional shape with a leading 1 is (1, H, W), one channel, for the input
+    /// normalizers, and ambiguous for the normalization layers. Returns null and a reason in <paramref name="error"/>
+    /// when the shape does not fit; the reason says how to fix it.
     /// </summary>
     public static ChannelGeometry? TryResolve(ReadOnlySpan<int> dimensions, int length, int channels, ChannelLayout layout, out string error,
         bool flatVectorIsChannels = false)
@@ -28,7 +30,7 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
         while ((dimensions.Length > 3 || (flatVectorIsChannels && dimensions.Length == 2)) && dimensions[0] == 1)
             dimensions = dimensions[1..];
         var geometry = TryResolveCore(dimensions, length, channels, layout, flatVectorIsChannels, out error);
-        while (geometry is null && dimensions.Length >= 2 && dimensions[0] == 1 && channels != 1)
+        while (geometry is null && dimensions.Length >= 2 && dimensions[0] == 1 && channels > 1)
         {
             dimensions = dimensions[1..];
             geometry = TryResolveCore(dimensions, length, channels, layout, flatVectorIsChannels, out _);
@@ -50,6 +52,12 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
         int last = shaped ? dimensions[^1] : 0;
         string shape = shaped ? $"({string.Join(", ", dimensions.ToArray())})" : $"a flat vector of {length}";
 
+        if (channels == 0 && layout == ChannelLayout.Auto && shaped && flatVectorIsChannels && first == 1)
+        {
+            // (1, C, L) from an ONNX model or (1, H, W), one channel: nothing in the shape tells them apart.
+            error = $"cannot tell whether shape {shape} is one channel or the batch dimension of a single ({string.Join(", ", dimensions[1..].ToArray())}); pass layout ChannelsFirst for one channel, or γ and β to give the channel count";
+            return null;
+        }
         if (channels == 0)
         {
             channels = layout switch
