@@ -13,24 +13,25 @@ public class MlNetVersionTests
 
     [Theory]
     [InlineData("5.0.1")]
-    [InlineData("5.0.0")]
     [InlineData("5.0.3")]
     [InlineData("5.0.126.51308")]
-    public void PatchReleasesOfTheSameMinorVersionPass(string found)
+    public void TheCompiledAgainstAndLaterPatchReleasesOfTheSameMinorVersionPass(string found)
         => Assert.Null(MlNetVersion.Mismatch("Microsoft.ML.Data", Version.Parse(found), Supported));
 
     [Theory]
+    [InlineData("5.0.0")]
+    [InlineData("5.0")]
     [InlineData("5.1.0")]
     [InlineData("4.0.2")]
     [InlineData("6.0.0")]
     [InlineData("1.0.0.0")]
-    public void OtherMinorReleasesAreRefusedWithBothVersionsNamed(string found)
+    public void EarlierPatchAndOtherMinorReleasesAreRefusedWithBothVersionsNamed(string found)
     {
         var message = MlNetVersion.Mismatch("Microsoft.ML.Core", Version.Parse(found), Supported);
 
         Assert.NotNull(message);
         Assert.Contains("compiled against ML.NET 5.0.1", message);
-        Assert.Contains("runs only with ML.NET 5.0.x", message);
+        Assert.Contains("runs only with ML.NET 5.0.1 and later 5.0 patch releases", message);
         Assert.Contains($"the loaded Microsoft.ML.Core is from ML.NET {found}", message);
         Assert.Contains("Reference Microsoft.ML [5.0.1, 5.1)", message);
     }

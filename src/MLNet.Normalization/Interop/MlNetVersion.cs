@@ -7,7 +7,9 @@ namespace MLNet.Normalization.Interop;
 /// <summary>
 /// Refuses an ML.NET release other than the one the library was compiled against. The library uses ML.NET's
 /// internals (build/Publicize.targets), which may change in any minor release; with another release it would fail
-/// deep inside with a <see cref="MissingMethodException"/>. Patch releases of the same minor version are accepted.
+/// deep inside with a <see cref="MissingMethodException"/>. The compiled-against release and later patch releases of
+/// the same minor version are accepted, the range the package declares ([5.0.1, 5.1) for 5.0.1); an earlier patch
+/// release is refused.
 /// Every ML.NET assembly has the assembly version 1.0.0.0 whatever the release, so the release is read from the
 /// informational version ("5.0.1+commit"), or else the file version.
 /// </summary>
@@ -24,8 +26,8 @@ internal static class MlNetVersion
 
     /// <summary>
     /// Throws <see cref="NotSupportedException"/>, naming the loaded and the supported release, when the loaded
-    /// Microsoft.ML.Data or Microsoft.ML.Core is not of the minor release the library was compiled against. The
-    /// assemblies are inspected once per process.
+    /// Microsoft.ML.Data or Microsoft.ML.Core is not the release the library was compiled against or a later patch
+    /// release of its minor version. The assemblies are inspected once per process.
     /// </summary>
     public static void EnsureSupported()
     {
@@ -63,8 +65,8 @@ internal static class MlNetVersion
     }
 
     /// <summary>
-    /// Null when <paramref name="found"/> is a release of the same minor version as <paramref name="supported"/>;
-    /// otherwise the message that names both.
+    /// Null when <paramref name="found"/> is a release of the same major and minor version as
+    /// <paramref name="supported"/> and of at least its patch number; otherwise the message that names both.
     /// </summary>
     /// <param name="assemblyName">The ML.NET assembly whose release was read.</param>
     /// <param name="found">Its release; null when it could not be read.</param>
@@ -73,16 +75,20 @@ internal static class MlNetVersion
     {
         ArgumentNullException.ThrowIfNull(supported);
         string range = $"[{supported}, {supported.Major}.{supported.Minor + 1})";
+        string accepted = $"ML.NET {supported} and later {supported.Major}.{supported.Minor} patch releases";
         if (found is null)
         {
-            return $"MLNet.Normalization was compiled against ML.NET {supported} and runs only with ML.NET {supported.Major}.{supported.Minor}.x, "
+            return $"MLNet.Normalization was compiled against ML.NET {supported} and runs only with {accepted}, "
                 + $"but the release of the loaded {assemblyName} cannot be read from its version attributes. Reference Microsoft.ML {range}.";
         }
-        if (found.Major == supported.Major && found.Minor == supported.Minor)
+        bool sameMinor = found.Major == supported.Major && found.Minor == supported.Minor;
+        if (sameMinor && found.Build >= supported.Build)
             return null;
-        return $"MLNet.Normalization was compiled against ML.NET {supported} and uses its internals, so it runs only with ML.NET "
-            + $"{supported.Major}.{supported.Minor}.x, but the loaded {assemblyName} is from ML.NET {found}. Reference Microsoft.ML {range} "
-            + $"(the range the MLNet.Normalization package declares), or use a build of MLNet.Normalization compiled against ML.NET {found.Major}.{found.Minor}.";
+        return $"MLNet.Normalization was compiled against ML.NET {supported} and uses its internals, so it runs only with "
+            + $"{accepted}, but the loaded {assemblyName} is from ML.NET {found}. Reference Microsoft.ML {range} "
+            + (sameMinor
+                ? "(the range the MLNet.Normalization package declares)."
+                : $"(the range the MLNet.Normalization package declares), or use a build of MLNet.Normalization compiled against ML.NET {found.Major}.{found.Minor}.");
     }
 
     private static string? FindProblem()

@@ -93,10 +93,13 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
         float[] dense = [];
         ValueMapper<VBuffer<float>, VBuffer<float>> map = (in VBuffer<float> source, ref VBuffer<float> destination) =>
         {
+            // A row whose length differs from the column's declared size (a PredictionEngine fed the wrong array). The
+            // wording is the transforms' (NormalizingTransformerBase); a value mapper knows no row position.
             if (source.Length != Features)
-                throw Host.Except(FeatureColumnName is null
-                    ? $"The multilayer perceptron expects {Features} values per row, got {source.Length}."
-                    : $"Column '{FeatureColumnName}': the multilayer perceptron expects {Features} values per row, got {source.Length}.");
+                throw FeatureColumnName is null
+                    ? Host.Except($"The multilayer perceptron expects {Features} values per row, got {source.Length}.")
+                    : Host.ExceptSchemaMismatch(nameof(source), "input", FeatureColumnName, $"{_inputType} ({Features} values per row)",
+                        $"a row of {source.Length} values");
             var editor = VBufferEditor.Create(ref destination, Classes);
             var values = VectorColumn.Densify(source, ref dense);
             SoftmaxCrossEntropy.Probabilities(network.Forward(values, 1, training: false), editor.Values);

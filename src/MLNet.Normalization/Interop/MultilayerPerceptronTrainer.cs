@@ -83,6 +83,8 @@ public sealed class MultilayerPerceptronTrainer
         string featureColumn = context.TrainingSet.Schema.Feature!.Value.Name, labelColumn = context.TrainingSet.Schema.Label!.Value.Name;
         var (features, classes) = LabeledDataReader.CheckColumns(Host, context.TrainingSet.Data.Schema, featureColumn, labelColumn);
         _options.ValidateNetwork(features, classes, $"feature column '{featureColumn}'", $"label column '{labelColumn}'");
+        if (context.ValidationSet is { } checkedValidation)
+            CheckValidationColumns(context.TrainingSet.Data.Schema, featureColumn, labelColumn, checkedValidation, features, classes);
         var train = LabeledDataReader.Read(Host, context.TrainingSet.Data, featureColumn, labelColumn, "training");
         var validation = context.ValidationSet is { } v
             ? LabeledDataReader.Read(Host, v.Data, v.Schema.Feature!.Value.Name, v.Schema.Label!.Value.Name, "validation")
@@ -102,6 +104,23 @@ public sealed class MultilayerPerceptronTrainer
         var trained = Training.MultilayerPerceptron.Train(train, options, validation);
         LastTraining = trained;
         return new MultilayerPerceptronModelParameters(Host, trained.Network.Fold(), train.FeatureCount, train.Classes, featureColumn);
+    }
+
+    /// <summary>
+    /// Refuses validation data whose features are not as wide as the training data's, or whose label has another
+    /// number of classes, before anything is read; the error names the validation data's column and both types.
+    /// </summary>
+    private void CheckValidationColumns(DataViewSchema trainSchema, string featureColumn, string labelColumn, RoleMappedData validation, int features, int classes)
+    {
+        string validationFeature = validation.Schema.Feature!.Value.Name, validationLabel = validation.Schema.Label!.Value.Name;
+        var (validationFeatures, validationClasses) = LabeledDataReader.CheckColumns(Host, validation.Data.Schema, validationFeature, validationLabel);
+        if (validationFeatures != features)
+            throw Host.ExceptSchemaMismatch("validationData", "feature", validationFeature,
+                $"{trainSchema[featureColumn].Type} as in the training data", validation.Data.Schema[validationFeature].Type.ToString());
+        if (validationClasses != classes)
+            throw Host.ExceptSchemaMismatch("validationData", "label", validationLabel,
+                $"{trainSchema[labelColumn].Type} ({classes} classes) as in the training data",
+                $"{validation.Data.Schema[validationLabel].Type} ({validationClasses} classes)");
     }
 }
 

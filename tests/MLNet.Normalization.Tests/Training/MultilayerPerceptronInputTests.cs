@@ -55,6 +55,28 @@ public class MultilayerPerceptronInputTests
     }
 
     [Fact]
+    public void ValidationDataOfAnotherWidthIsRefusedNamingItsFeatureColumnAndBothTypes()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = MlpData.View(ml, MlpData.Blobs(20, 4, 2, seed: 1), 2);
+        var validation = MlpData.View(ml, MlpData.Blobs(8, 5, 2, seed: 2), 2);
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => Trainer(ml, Small()).Fit(train, validation));
+        Assert.Contains("Schema mismatch for feature column 'Features': expected Vector<Single, 4> as in the training data, got Vector<Single, 5>", error.Message);
+    }
+
+    [Fact]
+    public void ValidationDataOfAnotherClassCountIsRefusedNamingItsLabelColumnAndBothTypes()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = MlpData.View(ml, MlpData.Blobs(20, 4, 2, seed: 1), 2);
+        var validation = MlpData.View(ml, MlpData.Blobs(9, 4, 3, seed: 2), 3);
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => Trainer(ml, Small()).Fit(train, validation));
+        Assert.Contains("Schema mismatch for label column 'Label': expected Key<UInt32, 0-1> (2 classes) as in the training data, got Key<UInt32, 0-2> (3 classes)", error.Message);
+    }
+
+    [Fact]
     public void AnUnknownSizeFeaturesColumnIsRefusedNamingItAndBothTypes()
     {
         var ml = new MLContext(seed: 1);

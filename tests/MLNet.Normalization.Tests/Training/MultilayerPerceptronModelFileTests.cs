@@ -51,7 +51,7 @@ public class MultilayerPerceptronModelFileTests
         foreach (var scorer in new[] { model, SaveAndLoad(ml, model, data.Schema) })
         {
             var message = Messages(Assert.ThrowsAny<Exception>(() => scorer.Transform(data).GetColumn<float[]>("Score").ToArray()));
-            Assert.Contains("Column 'Pixels': the multilayer perceptron expects 6 values per row, got 5", message);
+            Assert.Contains("Schema mismatch for input column 'Pixels': expected Vector<Single, 6> (6 values per row), got a row of 5 values", message);
         }
     }
 
