@@ -117,6 +117,41 @@ public class ParameterRangeTests
     }
 
     [Fact]
+    public void AScaleThatRoundsToZeroInFloatIsRefused()
+    {
+        // 1 / (1e30 · 1e30) = 1e-60: float holds no such value, so every output would be 0 where the formula gives x · 1e-60.
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.NormalizeChannels("Out", TestData.Column, new ChannelStatistics([0f], [1e30f]), maxPixelValue: 1e30f));
+        Assert.Equal("std", error.ParamName);
+        Assert.Contains("rounds to 0 in float", error.Message);
+    }
+
+    [Fact]
+    public void ParametersAreNamedForWhatMadeTheCoefficientOverflow()
+    {
+        Assert.Equal("maxPixelValue", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.NormalizeChannels("Out", TestData.Column, ChannelStatistics.ImageNet, maxPixelValue: 1e-40f)).ParamName);
+        // Undoing std 10 at maxPixelValue 3e38 needs a scale of 3e39.
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.DenormalizeChannels("Out", TestData.Column, new ChannelStatistics([0f], [10f]), maxPixelValue: 3e38f));
+        Assert.Equal("maxPixelValue", error.ParamName);
+        Assert.Contains("maxPixelValue · std[0]", error.Message);
+    }
+
+    [Fact]
+    public void AZeroGammaGivesBetaAsInPyTorch()
+    {
+        var parameters = new BatchNormParameters([1f, 2f], [4f, 9f], [0f, 2f], [0.5f, -1f]);
+        var data = TestData.Vectors(_ml, [[3f, 5f], [-7f, 11f]], 2);
+        var output = TestData.Read(_ml.Transforms.BatchNorm("Out", TestData.Column, parameters).Fit(data).Transform(data), "Out");
+        foreach (var (x, y) in TestData.Read(data, TestData.Column).Zip(output))
+        {
+            Assert.Equal(0.5f, y[0]);
+            Assert.Equal(2 * (x[1] - 2) / Math.Sqrt(9 + 1e-5) - 1, y[1], 1e-5);
+        }
+    }
+
+    [Fact]
     public void AHugeGammaOverZeroVarianceIsRefusedNamingGamma()
     {
         // γ / √(0 + 1e-5) = 3.2e40: beyond float.

@@ -69,7 +69,7 @@ public static class InputNormalizationCatalog
     {
         ArgumentNullException.ThrowIfNull(statistics);
         InputNormalizationMaps.CheckMaxPixelValue(maxPixelValue);
-        return new(catalog.GetEnvironment(), outputColumnName, inputColumnName, InputNormalizationMaps.ForStatistics(statistics, maxPixelValue), layout);
+        return new(catalog.GetEnvironment(), outputColumnName, inputColumnName, InputNormalizationMaps.ForInvertibleStatistics(statistics, maxPixelValue), layout);
     }
 
     /// <summary>

@@ -33,10 +33,28 @@ internal static class InputNormalizationMaps
         {
             scale[c] = 1.0 / ((double)maxPixelValue * statistics.Std[c]);
             shift[c] = -(double)statistics.Mean[c] / statistics.Std[c];
-            ChannelAffineMap.CheckRepresentable(scale[c], "std", $"The scale 1 / (maxPixelValue · std[{c}]) for maxPixelValue {maxPixelValue:G4} and std[{c}] {statistics.Std[c]:G4}");
+            ChannelAffineMap.CheckRepresentable(scale[c], float.IsFinite(1f / maxPixelValue) ? "std" : nameof(maxPixelValue),
+                $"The scale 1 / (maxPixelValue · std[{c}]) for maxPixelValue {maxPixelValue:G4} and std[{c}] {statistics.Std[c]:G4}");
             ChannelAffineMap.CheckRepresentable(shift[c], "std", $"The shift −mean[{c}] / std[{c}] for mean[{c}] {statistics.Mean[c]:G4} and std[{c}] {statistics.Std[c]:G4}");
         }
         return new ChannelAffineMap(scale, shift);
+    }
+
+    /// <summary>
+    /// The map that <see cref="InputNormalizationCatalog.DenormalizeChannels"/> undoes, refused when undoing it needs a
+    /// coefficient beyond float: x = y · maxPixelValue · std[c] + maxPixelValue · mean[c].
+    /// </summary>
+    public static ChannelAffineMap ForInvertibleStatistics(ChannelStatistics statistics, float maxPixelValue)
+    {
+        var map = ForStatistics(statistics, maxPixelValue);
+        for (int c = 0; c < statistics.Channels; c++)
+        {
+            ChannelAffineMap.CheckRepresentable((double)maxPixelValue * statistics.Std[c], nameof(maxPixelValue),
+                $"The scale maxPixelValue · std[{c}] for maxPixelValue {maxPixelValue:G4} and std[{c}] {statistics.Std[c]:G4}");
+            ChannelAffineMap.CheckRepresentable((double)maxPixelValue * statistics.Mean[c], nameof(maxPixelValue),
+                $"The shift maxPixelValue · mean[{c}] for maxPixelValue {maxPixelValue:G4} and mean[{c}] {statistics.Mean[c]:G4}");
+        }
+        return map;
     }
 
     /// <summary>The Keras <c>preprocess_input</c> modes on RGB values in 0..255.</summary>

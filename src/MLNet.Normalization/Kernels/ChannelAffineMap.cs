@@ -20,9 +20,10 @@ internal sealed class ChannelAffineMap
         if (sourceChannel.Length != scale.Length || sourceChannel.Order().Where((c, i) => c != i).Any())
             throw new ArgumentException("The source channels must be a permutation of the channels.", nameof(sourceChannel));
         // The kernels round each coefficient to float once: one beyond float's range would turn every output into ±∞ or NaN.
+        // A zero scale is allowed (batch norm with γ = 0 gives β), one that only rounds to 0 is not.
         foreach (var s in scale)
-            if (s == 0 || !float.IsFinite((float)s))
-                throw new ArgumentException($"Every scale must be non-zero and within float's range, got {s}.", nameof(scale));
+            if (!IsRepresentable(s))
+                throw new ArgumentException($"Every scale must be within float's range, got {s}.", nameof(scale));
         foreach (var s in shift)
             if (!float.IsFinite((float)s))
                 throw new ArgumentException($"Every shift must be within float's range, got {s}.", nameof(shift));
@@ -37,10 +38,13 @@ internal sealed class ChannelAffineMap
     /// </summary>
     public static void CheckRepresentable(double coefficient, string parameterName, string coefficientDescription)
     {
-        if (!float.IsFinite((float)coefficient))
-            throw new ArgumentOutOfRangeException(parameterName,
-                $"{coefficientDescription} is {coefficient:G4}, beyond float's range (±3.4e38), so every output would be infinite or NaN.");
+        if (!IsRepresentable(coefficient))
+            throw new ArgumentOutOfRangeException(parameterName, float.IsFinite((float)coefficient)
+                ? $"{coefficientDescription} is {coefficient:G4}, so small that it rounds to 0 in float (below 1.4e-45), so every output would be 0."
+                : $"{coefficientDescription} is {coefficient:G4}, beyond float's range (±3.4e38), so every output would be infinite or NaN.");
     }
+
+    private static bool IsRepresentable(double coefficient) => float.IsFinite((float)coefficient) && (coefficient == 0 || (float)coefficient != 0);
 
     /// <summary>The same scale and shift for every element of the vector, whatever its shape.</summary>
     public static ChannelAffineMap Uniform(double scale, double shift) => new([scale], [shift]);
@@ -54,6 +58,9 @@ internal sealed class ChannelAffineMap
     /// <summary>The map that undoes this one: x[SourceChannel[c]] = (y[c] − Shift[c]) / Scale[c].</summary>
     public ChannelAffineMap Inverse()
     {
+        for (int c = 0; c < Channels; c++)
+            if (_scale[c] == 0)
+                throw new InvalidOperationException($"Channel {c}'s scale is 0, so the map cannot be undone.");
         var scale = new double[Channels];
         var shift = new double[Channels];
         var source = new int[Channels];
