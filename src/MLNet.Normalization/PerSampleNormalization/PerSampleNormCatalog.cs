@@ -37,7 +37,7 @@ public static class PerSampleNormCatalog
 
     /// <summary>
     /// Instance normalization: each row's channels normalized on their own over their spatial values,
-    /// y = (x − μ) / √(σ² + ε) · γ[c] + β[c]. Channel = first dimension of (C, L) or (C, H, W).
+    /// y = (x − μ) / √(σ² + ε) · γ[c] + β[c], on (C, L) or (C, H, W) columns (or channels-last; see <paramref name="layout"/>).
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The column to write.</param>
