@@ -33,8 +33,9 @@ internal sealed class ChannelAffineMap
     }
 
     /// <summary>
-    /// Refuses a coefficient that rounds to ±∞ in float, naming the parameters it comes from: float's range ends at
-    /// 3.4e38, so for example a pixel scale 1 / maxPixelValue overflows for maxPixelValue below 2.9e-39.
+    /// Refuses a coefficient that rounds to ±∞ in float, or from a non-zero value to 0, naming the parameters it comes
+    /// from: float's range ends at 3.4e38 and its smallest value is 1.4e-45, so for example a pixel scale
+    /// 1 / maxPixelValue overflows for maxPixelValue below 2.9e-39.
     /// </summary>
     public static void CheckRepresentable(double coefficient, string parameterName, string coefficientDescription)
     {

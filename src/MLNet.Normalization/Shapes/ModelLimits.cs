@@ -7,8 +7,8 @@ namespace MLNet.Normalization;
 public static class ModelLimits
 {
     /// <summary>
-    /// The most values in one parameter vector: channels of batch norm and of channel statistics, γ and β of the
-    /// per-sample norms, and the width of a network's layers (its features, hidden units and classes): 2^20.
+    /// The most values in one parameter vector: channels of batch norm and of channel statistics, and the width of a
+    /// network's layers (its features, hidden units and classes, and so γ and β of its normalization layers): 2^20.
     /// </summary>
     public const int MaxParameterLength = 1 << 20;
 
