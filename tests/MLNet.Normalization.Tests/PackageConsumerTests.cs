@@ -21,7 +21,6 @@ public class PackageConsumerTests
     {
         string root = Metadata("RepositoryRoot");
         string configuration = Metadata("Configuration");
-        string library = Path.Combine(root, "src", "MLNet.Normalization", "MLNet.Normalization.csproj");
         string consumer = Path.Combine(root, "tests", "PackageConsumer");
         // A version no other run uses, so NuGet's package cache never serves an older pack.
         string version = $"0.0.0-ci.{DateTime.UtcNow.Ticks}";
@@ -30,11 +29,18 @@ public class PackageConsumerTests
         try
         {
             // Packs what the test build compiled (every target framework: the test project builds them all), without
-            // building or restoring again while the tests run; the nuspec goes to the temporary folder, not obj/.
-            var pack = Dotnet(root, PackTimeout, "pack", library, "--configuration", configuration, "--no-build", "--output", feed,
-                $"-p:PackageVersion={version}", $"-p:NuspecOutputPath={Path.Combine(temp.FullName, "nuspec")}{Path.DirectorySeparatorChar}");
-            Assert.True(pack.ExitCode == 0, $"dotnet pack exited {pack.ExitCode}:\n{pack.Output}");
-            Assert.True(File.Exists(Path.Combine(feed, $"MLNet.Normalization.{version}.nupkg")), $"no package in {feed}:\n{pack.Output}");
+            // building or restoring again while the tests run; the nuspecs go to the temporary folder, not obj/. The
+            // adapter's package depends on the core's, so both go to the feed.
+            foreach (string project in new[] { "MLNet.Normalization.Core", "MLNet.Normalization" })
+            {
+                string library = Path.Combine(root, "src", project, $"{project}.csproj");
+                var pack = Dotnet(root, PackTimeout, "pack", library, "--configuration", configuration, "--no-build", "--output", feed,
+                    $"-p:PackageVersion={version}", $"-p:NuspecOutputPath={Path.Combine(temp.FullName, "nuspec", project)}{Path.DirectorySeparatorChar}");
+                Assert.True(pack.ExitCode == 0, $"dotnet pack {project} exited {pack.ExitCode}:\n{pack.Output}");
+                Assert.True(File.Exists(Path.Combine(feed, $"{project}.{version}.nupkg")), $"no {project} package in {feed}:\n{pack.Output}");
+            }
+            AssertCoreHasNoMLNetDependency(Path.Combine(feed, $"MLNet.Normalization.Core.{version}.nupkg"));
+            AssertAdapterDependsOnCore(Path.Combine(feed, $"MLNet.Normalization.{version}.nupkg"), version);
 
             var run = Dotnet(root, RunTimeout, "run", "--project", consumer,
                 $"--property:LocalPackageFeed={feed}", $"--property:MLNetNormalizationVersion={version}");
@@ -47,6 +53,35 @@ public class PackageConsumerTests
             RemoveFromPackageCache(consumer, version);
             temp.Delete(recursive: true);
         }
+    }
+
+    /// <summary>The core package names no Microsoft.ML package among its dependencies, for any target framework.</summary>
+    private static void AssertCoreHasNoMLNetDependency(string package)
+    {
+        var dependencies = NuspecDependencies(package);
+        Assert.NotEmpty(dependencies);
+        Assert.DoesNotContain(dependencies, d => d.Id.StartsWith("Microsoft.ML", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The adapter's package depends on the core package of the same version, for every target framework.</summary>
+    private static void AssertAdapterDependsOnCore(string package, string version)
+    {
+        var dependencies = NuspecDependencies(package);
+        var frameworks = dependencies.Select(d => d.Framework).Distinct().ToList();
+        Assert.Equal(2, frameworks.Count);
+        foreach (var framework in frameworks)
+            Assert.Contains(dependencies, d => d.Framework == framework && d.Id == "MLNet.Normalization.Core" && d.Version == version);
+    }
+
+    private static List<(string Framework, string Id, string Version)> NuspecDependencies(string package)
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(package);
+        var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        using var stream = nuspec.Open();
+        var document = System.Xml.Linq.XDocument.Load(stream);
+        return document.Descendants().Where(e => e.Name.LocalName == "dependency")
+            .Select(e => ((string?)e.Parent!.Attribute("targetFramework") ?? "", (string)e.Attribute("id")!, (string)e.Attribute("version")!))
+            .ToList();
     }
 
     private static string Metadata(string key)
@@ -108,9 +143,9 @@ public class PackageConsumerTests
         using var json = JsonDocument.Parse(File.ReadAllText(assets));
         if (!json.RootElement.TryGetProperty("packageFolders", out var folders))
             return;
-        foreach (var folder in folders.EnumerateObject())
+        foreach (var (folder, id) in folders.EnumerateObject().SelectMany(f => new[] { (f, "mlnet.normalization"), (f, "mlnet.normalization.core") }))
         {
-            var extracted = new DirectoryInfo(Path.Combine(folder.Name, "mlnet.normalization", version.ToLowerInvariant()));
+            var extracted = new DirectoryInfo(Path.Combine(folder.Name, id, version.ToLowerInvariant()));
             if (!extracted.Exists)
                 continue;
             extracted.Delete(recursive: true);

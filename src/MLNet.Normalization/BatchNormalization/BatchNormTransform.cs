@@ -1,3 +1,4 @@
+using MLNet.Normalization.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.BatchNormalization;

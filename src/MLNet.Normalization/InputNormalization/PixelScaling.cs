@@ -1,3 +1,4 @@
+using MLNet.Normalization.Serialization;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;

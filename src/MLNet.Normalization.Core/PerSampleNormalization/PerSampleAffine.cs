@@ -1,4 +1,4 @@
-using MLNet.Normalization.Interop;
+using MLNet.Normalization.Serialization;
 
 namespace MLNet.Normalization.PerSampleNormalization;
 

@@ -41,7 +41,7 @@ internal static class InputNormalizationMaps
     }
 
     /// <summary>
-    /// The map that <see cref="InputNormalizationCatalog.DenormalizeChannels"/> undoes, refused when undoing it needs a
+    /// The map that the <c>DenormalizeChannels</c> transform undoes, refused when undoing it needs a
     /// coefficient beyond float: x = y · maxPixelValue · std[c] + maxPixelValue · mean[c].
     /// </summary>
     public static ChannelAffineMap ForInvertibleStatistics(ChannelStatistics statistics, float maxPixelValue)

@@ -1,6 +1,6 @@
 namespace MLNet.Normalization;
 
-/// <summary>The range <see cref="InputNormalizationCatalog.ScalePixels"/> maps pixel values onto.</summary>
+/// <summary>The range the <c>ScalePixels</c> transform maps pixel values onto.</summary>
 public enum PixelRange
 {
     /// <summary>y = x / max: [0, max] onto [0, 1] (torchvision <c>ToTensor</c>).</summary>

@@ -1,6 +1,6 @@
-namespace MLNet.Normalization.Interop;
+namespace MLNet.Normalization.Serialization;
 
-/// <summary>Length-prefixed arrays and checked enums for the transformers' documented binary formats.</summary>
+/// <summary>Length-prefixed arrays and checked enums for the documented binary formats of the models and networks.</summary>
 internal static class BinaryFormat
 {
     public static void WriteArray(this BinaryWriter writer, ReadOnlySpan<float> values)

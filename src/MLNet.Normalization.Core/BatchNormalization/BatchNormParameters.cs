@@ -18,7 +18,7 @@ namespace MLNet.Normalization;
 /// the old value, running = m · running + (1 − m) · batch. Running variance: PyTorch averages the unbiased batch
 /// variance (n / (n − 1) times the biased one, n values per channel in the batch); Keras and ONNX (training mode,
 /// opset 14 and 15) average the biased one. So the same data give slightly different running variances, larger in
-/// PyTorch by up to n / (n − 1). <see cref="BatchNormOptions"/> and <see cref="Training.BatchNormLayer"/> follow PyTorch by
+/// PyTorch by up to n / (n − 1). The BatchNorm transform's <c>BatchNormOptions</c> and <see cref="Training.BatchNormLayer"/> follow PyTorch by
 /// default; their <c>UnbiasedRunningVariance</c> false and momentum 1 − m reproduce Keras and ONNX.
 /// </para>
 /// </remarks>
