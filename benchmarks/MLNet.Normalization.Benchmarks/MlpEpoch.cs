@@ -17,7 +17,7 @@ internal static class MlpEpoch
         var train = Labeled(FashionMnist.Load(folder, train: true));
         var test = Labeled(FashionMnist.Load(folder, train: false));
         // Compile the training path before timing.
-        MultilayerPerceptron.Train(train with { Features = train.Features[..(640 * 784)], Labels = train.Labels[..640] }, Options(HiddenNormalization.BatchNorm));
+        MultilayerPerceptronTraining.Train(train with { Features = train.Features[..(640 * 784)], Labels = train.Labels[..640] }, Options(HiddenNormalization.BatchNorm));
         foreach (var normalization in new[] { HiddenNormalization.None, HiddenNormalization.BatchNorm, HiddenNormalization.BatchRenorm })
         {
             var seconds = new List<double>();
@@ -25,7 +25,7 @@ internal static class MlpEpoch
             for (int r = 0; r < repeats; r++)
             {
                 var watch = Stopwatch.StartNew();
-                var model = MultilayerPerceptron.Train(train, Options(normalization));
+                var model = MultilayerPerceptronTraining.Train(train, Options(normalization));
                 seconds.Add(watch.Elapsed.TotalSeconds);
                 accuracy = model.Accuracy(test);
             }

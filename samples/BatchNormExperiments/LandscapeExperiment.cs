@@ -79,7 +79,7 @@ internal static class LandscapeExperiment
             [
                 $"Every {(every == 1 ? "step" : $"{every} steps")}, after the backward pass and before the SGD update, the weights are moved to w − η g for η = lr × {{{stepSizes}}} " +
                 "(g: that batch's gradient) and the loss of the same batch is measured in training mode; the weights and BN's running statistics are restored after each probe, so the training run is the same as without probes.",
-                "The probes run in MultilayerPerceptron.Train's BeforeUpdate hook, so the batches and the training run are those of the normalizers experiment.",
+                "The probes run in MultilayerPerceptronTraining.Train's BeforeUpdate hook, so the batches and the training run are those of the normalizers experiment.",
                 "To first order the range is (4 − 0.5) · lr · ‖g‖², so it grows with the gradient's size as well as with the landscape's curvature; " +
                 "the table below gives the mean gradient norm and the effective β-smoothness max over η of ‖∇L(w − η g) − g‖ / ‖η g‖ (Santurkar et al.'s scale-free measure) beside the ranges.",
             ], details);
@@ -117,7 +117,7 @@ internal static class LandscapeExperiment
             Console.WriteLine($"  {label,-40} epoch {report.Epoch,3}/{epochs}  loss {report.Loss:F4}  test {Format.Percent(accuracy[^1])}  " +
                 $"probes {probes.Count}  {watch.Elapsed.TotalSeconds,6:F1} s");
         };
-        var model = MultilayerPerceptron.Train(train, options, test);
+        var model = MultilayerPerceptronTraining.Train(train, options, test);
         return new LandscapeRun(normalization.ToString(), probes, accuracy, model.StepLosses.Count);
     }
 }

@@ -11,7 +11,7 @@ internal sealed record TrainedRun(string Configuration, IReadOnlyList<double> Te
     public double FinalAccuracy => TestAccuracy[^1];
 }
 
-/// <summary>Trains configurations with the library's <see cref="MultilayerPerceptron"/>, printing one line per epoch.</summary>
+/// <summary>Trains configurations with the library's <see cref="MultilayerPerceptronTraining"/>, printing one line per epoch.</summary>
 internal sealed class Trainer(ExperimentData data, ExperimentSettings settings)
 {
     /// <summary>MLP 784-256-256-10, SGD lr 0.01, momentum 0.9, batch 64, the settings' seed: every experiment's base.</summary>
@@ -45,7 +45,7 @@ internal sealed class Trainer(ExperimentData data, ExperimentSettings settings)
         options.EpochCompleted = report => Console.WriteLine(
             $"  {label,-40} epoch {report.Epoch,3}/{options.Epochs}  loss {report.Loss:F4}  train {Format.Percent(report.TrainAccuracy)}  " +
             $"test {Format.Percent(report.ValidationAccuracy ?? double.NaN)}  {watch.Elapsed.TotalSeconds,6:F1} s");
-        var model = MultilayerPerceptron.Train(data.Train, options, data.Test);
+        var model = MultilayerPerceptronTraining.Train(data.Train, options, data.Test);
         return new TrainedRun(configuration, model.Epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToList(), model.StepLosses.ToList(), watch.Elapsed);
     }
 

@@ -75,7 +75,7 @@ public readonly ref struct TrainingStep(int Epoch, int Step, Sequential Network,
 public delegate void TrainingStepHook(TrainingStep step);
 
 /// <summary>
-/// Options of <see cref="MultilayerPerceptron.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.
+/// Options of <see cref="MultilayerPerceptronTraining.Train"/>. Defaults: 256-256 hidden, SGD lr 0.01, momentum 0.9, batch 64.
 /// Training refuses an option out of range with an <see cref="ArgumentException"/> whose parameter and message start
 /// with the option's name; the trainer's catalog method checks every option that does not depend on the data already.
 /// </summary>

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -9,30 +8,40 @@ namespace MLNet.Normalization.Interop;
 
 /// <summary>
 /// Base of every transformer in the library: one float vector column in, one of the same type and shape out,
-/// computed lazily row by row by a span kernel. It is a regular ML.NET <see cref="OneToOneTransformerBase"/>,
-/// so it saves with <c>mlContext.Model.Save</c>, loads in a fresh process and serves a <c>PredictionEngine</c>.
-/// The output column keeps the input's slot names and is marked <c>IsNormalized</c>.
+/// computed lazily row by row by a span kernel. It is a regular ML.NET <see cref="ITransformer"/>: it saves with
+/// <c>mlContext.Model.Save</c>, loads in a fresh process, serves a <c>PredictionEngine</c> and chains with ML.NET's own
+/// transformers. The output column keeps the input's slot names and is marked <c>IsNormalized</c>.
 /// </summary>
 /// <remarks>
 /// Subclasses hold parameters only: they say how many channels they expect, which layout, how to build the kernel
-/// for a resolved geometry, and how to write their parameters.
+/// for a resolved geometry, and how to write their parameters. ML.NET's row-mapping machinery (whose contracts are
+/// internal to ML.NET) stays inside the private <see cref="Engine"/>, so no member of this class names an ML.NET-internal type.
 /// </remarks>
-public abstract class NormalizingTransformerBase : OneToOneTransformerBase
+public abstract class NormalizingTransformerBase : ITransformer
 {
     private readonly ModelFormat _format;
 
     private protected NormalizingTransformerBase(IHostEnvironment env, ModelFormat format, string outputColumnName, string? inputColumnName)
-        : base(Contracts.CheckRef(env, nameof(env)).Register(format.LoaderSignature),
-            [(VectorColumn.CheckName(outputColumnName, nameof(outputColumnName)), VectorColumn.CheckName(inputColumnName ?? outputColumnName, nameof(inputColumnName)))])
     {
         _format = format;
+        OutputColumnName = VectorColumn.CheckName(outputColumnName, nameof(outputColumnName));
+        InputColumnName = VectorColumn.CheckName(inputColumnName ?? outputColumnName, nameof(inputColumnName));
+        Engine = new RowEngine(Contracts.CheckRef(env, nameof(env)).Register(format.LoaderSignature), this);
     }
 
     /// <summary>The name of the column this transformer writes.</summary>
-    public string OutputColumnName => ColumnPairs[0].outputColumnName;
+    public string OutputColumnName { get; }
 
     /// <summary>The name of the column this transformer reads.</summary>
-    public string InputColumnName => ColumnPairs[0].inputColumnName;
+    public string InputColumnName { get; }
+
+    /// <summary>Always true: the transformer maps each row on its own.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>ML.NET's one-to-one transformer that runs this one's kernel (loaders use it for row mappers and data transforms).</summary>
+    internal OneToOneTransformerBase Engine { get; }
+
+    private protected IHost Host => Engine.Host;
 
     /// <summary>The channel count the parameters are for (1 for channel-independent maps).</summary>
     private protected abstract int ParameterChannels { get; }
@@ -57,42 +66,51 @@ public abstract class NormalizingTransformerBase : OneToOneTransformerBase
     /// <summary>Writes the parameters after the column names, as documented by each subclass.</summary>
     private protected abstract void SaveParameters(BinaryWriter writer);
 
+    /// <summary>The input schema plus the output column; a schema-mismatch error names the input column when it does not fit.</summary>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Engine.GetOutputSchema(inputSchema);
+
+    /// <summary>Adds the output column to <paramref name="input"/>, computed lazily when a cursor reads it.</summary>
+    public IDataView Transform(IDataView input) => Engine.Transform(input);
+
+    /// <summary>The row-to-row mapper a <c>PredictionEngine</c> uses.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)Engine).GetRowToRowMapper(inputSchema);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)Engine).Save(ctx);
+
     private ChannelGeometry ResolveGeometry(DataViewSchema inputSchema)
         => VectorColumn.ResolveGeometry(Host, inputSchema, InputColumnName, ExpectedShape, TryResolveGeometry);
 
-    /// <summary>ML.NET plumbing; not for direct use.</summary>
-    [EditorBrowsable(EditorBrowsableState.Never)]
-    public sealed override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol)
-        => ResolveGeometry(inputSchema);
-
-    /// <summary>ML.NET plumbing; not for direct use.</summary>
-    [EditorBrowsable(EditorBrowsableState.Never)]
-    public sealed override void SaveModel(ModelSaveContext ctx)
+    /// <summary>ML.NET's one-to-one transformer base, with the library's checks, format and kernel.</summary>
+    private sealed class RowEngine(IHost host, NormalizingTransformerBase parent)
+        : OneToOneTransformerBase(host, [(parent.OutputColumnName, parent.InputColumnName)])
     {
-        Host.CheckValue(ctx, nameof(ctx));
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(_format.VersionInfo);
+        public override void CheckInputColumn(DataViewSchema inputSchema, int col, int srcCol) => parent.ResolveGeometry(inputSchema);
 
-        // *** Binary format ***
-        // int: number of column pairs (always 1)
-        // int: id of output column name
-        // int: id of input column name
-        // then the subclass's parameters (SaveParameters), framed with their checksum (CheckedPayload)
-        SaveColumns(ctx);
-        CheckedPayload.Write(ctx.Writer, SaveParameters);
+        public override void SaveModel(ModelSaveContext ctx)
+        {
+            Host.CheckValue(ctx, nameof(ctx));
+            ctx.CheckAtModel();
+            ctx.SetVersionInfo(parent._format.VersionInfo);
+
+            // *** Binary format ***
+            // int: number of column pairs (always 1)
+            // int: id of output column name
+            // int: id of input column name
+            // then the subclass's parameters (SaveParameters), framed with their checksum (CheckedPayload)
+            SaveColumns(ctx);
+            CheckedPayload.Write(ctx.Writer, parent.SaveParameters);
+        }
+
+        public override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, parent, schema);
     }
 
-    /// <summary>ML.NET plumbing; not for direct use.</summary>
-    [EditorBrowsable(EditorBrowsableState.Never)]
-    public sealed override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
-
-    private sealed class Mapper : OneToOneMapperBase
+    private sealed class Mapper : OneToOneTransformerBase.OneToOneMapperBase
     {
         private readonly NormalizingTransformerBase _transformer;
         private readonly IRowKernel _kernel;
 
-        public Mapper(NormalizingTransformerBase parent, DataViewSchema inputSchema)
-            : base(parent.Host.Register(nameof(Mapper)), parent, inputSchema)
+        public Mapper(RowEngine engine, NormalizingTransformerBase parent, DataViewSchema inputSchema)
+            : base(engine.Host.Register(nameof(Mapper)), engine, inputSchema)
         {
             _transformer = parent;
             _kernel = parent.CreateKernel(parent.ResolveGeometry(inputSchema));

@@ -40,9 +40,9 @@ internal static class TransformerLoader<T>
 
     // For SignatureLoadRowMapper.
     public static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
-        => Create(env, ctx).MakeRowMapper(inputSchema);
+        => Create(env, ctx).Engine.MakeRowMapper(inputSchema);
 
     // For SignatureLoadDataTransform.
     public static IDataTransform Create(IHostEnvironment env, ModelLoadContext ctx, IDataView input)
-        => Create(env, ctx).MakeDataTransform(input);
+        => Create(env, ctx).Engine.MakeDataTransform(input);
 }

@@ -44,7 +44,7 @@ internal static class MlpData
         return ml.Data.LoadFromEnumerable(list, definition);
     }
 
-    /// <summary>The rows as <see cref="LabeledData"/> for <see cref="MultilayerPerceptron.Train"/>.</summary>
+    /// <summary>The rows as <see cref="LabeledData"/> for <see cref="MultilayerPerceptronTraining.Train"/>.</summary>
     public static LabeledData Labeled((float[] Features, int Class)[] rows, int classes)
         => new(rows.SelectMany(r => r.Features).ToArray(), rows.Select(r => r.Class).ToArray(), rows[0].Features.Length, classes);
 }

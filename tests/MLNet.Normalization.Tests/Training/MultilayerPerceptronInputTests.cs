@@ -5,7 +5,7 @@ using MLNet.Normalization.Training;
 namespace MLNet.Normalization.Tests.Training;
 
 /// <summary>
-/// What the MLP trainer and <see cref="MultilayerPerceptron.Train"/> refuse, and how they say it: feature rows of
+/// What the MLP trainer and <see cref="MultilayerPerceptronTraining.Train"/> refuse, and how they say it: feature rows of
 /// another length, a label of one class, undefined or out-of-range options (when the catalog creates the trainer and
 /// again at training), settings whose epochs would make no step, and networks past <see cref="ModelLimits"/>.
 /// </summary>
@@ -202,7 +202,7 @@ public class MultilayerPerceptronInputTests
         Spoil(options, option);
         var rows = MlpData.Blobs(20, 6, 2, seed: 1);
 
-        foreach (var train in new Action[] { () => trainer.Fit(MlpData.View(ml, rows, 2)), () => MultilayerPerceptron.Train(MlpData.Labeled(rows, 2), options) })
+        foreach (var train in new Action[] { () => trainer.Fit(MlpData.View(ml, rows, 2)), () => MultilayerPerceptronTraining.Train(MlpData.Labeled(rows, 2), options) })
         {
             var error = Assert.ThrowsAny<ArgumentException>(train);
             Assert.Equal(parameter, error.ParamName);
@@ -242,11 +242,11 @@ public class MultilayerPerceptronInputTests
 
         if (UsesBatchStatistics(normalization))
         {
-            var error = Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptron.Train(MlpData.Labeled(rows, 3), options));
+            var error = Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptronTraining.Train(MlpData.Labeled(rows, 3), options));
             Assert.Equal("BatchSize", error.ParamName);
             return;
         }
-        var model = MultilayerPerceptron.Train(MlpData.Labeled(rows, 3), options);
+        var model = MultilayerPerceptronTraining.Train(MlpData.Labeled(rows, 3), options);
         Assert.Equal(60, model.StepLosses.Count);
         Assert.All(model.Epochs, e => Assert.True(double.IsFinite(e.Loss) && double.IsFinite(e.TrainAccuracy), e.ToString()));
     }
@@ -273,7 +273,7 @@ public class MultilayerPerceptronInputTests
         var rows = new Dictionary<int, int>();
         options.Epochs = 2;
         options.BeforeUpdate = step => rows[step.Epoch] = rows.GetValueOrDefault(step.Epoch) + step.Labels.Length;
-        MultilayerPerceptron.Train(data, options);
+        MultilayerPerceptronTraining.Train(data, options);
         Assert.Equal(rows[1], rows[2]);
         return rows[1];
     }
@@ -321,7 +321,7 @@ public class MultilayerPerceptronInputTests
         options.BatchOrder = BatchOrder.ClassGrouped;
         options.ClassesPerBatch = 1;
 
-        foreach (var train in new Action[] { () => Trainer(ml, options).Fit(MlpData.View(ml, rows, 6)), () => MultilayerPerceptron.Train(MlpData.Labeled(rows, 6), options) })
+        foreach (var train in new Action[] { () => Trainer(ml, options).Fit(MlpData.View(ml, rows, 6)), () => MultilayerPerceptronTraining.Train(MlpData.Labeled(rows, 6), options) })
         {
             var error = Assert.ThrowsAny<ArgumentException>(train);
             Assert.Equal("ClassesPerBatch", error.ParamName);
@@ -332,7 +332,7 @@ public class MultilayerPerceptronInputTests
 
         // One class of two rows is enough for a step.
         rows[0] = (rows[0].Features, 1);
-        Assert.NotEmpty(MultilayerPerceptron.Train(MlpData.Labeled(rows, 6), options).StepLosses);
+        Assert.NotEmpty(MultilayerPerceptronTraining.Train(MlpData.Labeled(rows, 6), options).StepLosses);
     }
 
     // *** Limits ***
@@ -361,12 +361,13 @@ public class MultilayerPerceptronInputTests
             BatchSize = 2,
             Epochs = 1,
         };
+        int trainedLayers = 0;
+        options.BeforeUpdate = step => trainedLayers = step.Network.Layers.Count;
         var ml = new MLContext(seed: 1);
         var data = MlpData.View(ml, [(Values(features, 1), 0), (Values(features, 2), 1)], classes);
 
-        var trainer = Trainer(ml, options);
-        var model = trainer.Fit(data);
-        Assert.Equal(limit == "layers" ? ModelLimits.MaxLayers : 4, trainer.LastTraining!.Network.Layers.Count);
+        var model = Trainer(ml, options).Fit(data);
+        Assert.Equal(limit == "layers" ? ModelLimits.MaxLayers : 4, trainedLayers);
         var expected = model.Transform(data).GetColumn<float[]>("Score").ToArray();
         using var stream = new MemoryStream();
         ml.Model.Save(model, data.Schema, stream);
@@ -406,8 +407,8 @@ public class MultilayerPerceptronInputTests
     public void TheNetworkBuildersRefuseWhatASavedModelCouldNotHold()
     {
         var options = new MultilayerPerceptronOptions { HiddenLayers = [1] };
-        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptron.Build(ModelLimits.MaxParameterLength + 1, 2, options)).Message);
-        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptron.Build(2, ModelLimits.MaxParameterLength + 1, options)).Message);
+        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptronTraining.Build(ModelLimits.MaxParameterLength + 1, 2, options)).Message);
+        Assert.Contains("ModelLimits.MaxParameterLength", Assert.ThrowsAny<ArgumentException>(() => MultilayerPerceptronTraining.Build(2, ModelLimits.MaxParameterLength + 1, options)).Message);
 
         // 65536 × 65536 overflows an int to 0: the layer must be refused, not built without weights.
         Assert.Contains("ModelLimits.MaxLinearWeights", Assert.ThrowsAny<ArgumentException>(() => new LinearLayer(65536, 65536)).Message);

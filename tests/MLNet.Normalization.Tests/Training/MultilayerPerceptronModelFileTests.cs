@@ -90,7 +90,7 @@ public class MultilayerPerceptronModelFileTests
         }
         stream.Position = 0;
         using var reader = new BinaryReader(stream);
-        return MultilayerPerceptronModelParameters.ReadNetwork(new MLContext(), reader, Interop.ModelFormat.CurrentVersion);
+        return MultilayerPerceptronModelParameters.ReadPayload(new MLContext(), reader, Interop.ModelFormat.CurrentVersion);
     }
 
     private static void WriteLinear(BinaryWriter writer, int inputs, int outputs, int weights, int biases)

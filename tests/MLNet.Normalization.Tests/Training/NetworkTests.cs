@@ -64,7 +64,7 @@ public class NetworkTests
     {
         var data = Blobs(8, 3);
         var options = new MultilayerPerceptronOptions { HiddenLayers = [5], Normalization = normalization, Seed = 4 };
-        var network = MultilayerPerceptron.Build(data.FeatureCount, data.Classes, options);
+        var network = MultilayerPerceptronTraining.Build(data.FeatureCount, data.Classes, options);
         var gradient = new float[8 * data.Classes];
 
         double Loss()
@@ -111,8 +111,8 @@ public class NetworkTests
         var test = Blobs(150, 2);
         var options = new MultilayerPerceptronOptions { HiddenLayers = [16, 16], Normalization = normalization, BatchSize = 16, Epochs = 4, GroupNormGroups = 4, Seed = 9, RenormAlpha = 0.1 };
 
-        var first = MultilayerPerceptron.Train(train, options, test);
-        var second = MultilayerPerceptron.Train(train, options, test);
+        var first = MultilayerPerceptronTraining.Train(train, options, test);
+        var second = MultilayerPerceptronTraining.Train(train, options, test);
 
         // The accuracy recounted from the trained parameters' inference logits, computed in double (NetworkReference).
         var (correct, ambiguous) = NetworkReference.Argmax(NetworkReference.Inference(first.Network, test.Features, test.Rows), test.Labels, test.Classes);
@@ -140,7 +140,7 @@ public class NetworkTests
             HiddenLayers = [12, 8], Normalization = normalization, BatchSize = 20, Epochs = 3,
             RenormSchedule = RenormSchedule.Constant(2, 1),
         };
-        var model = MultilayerPerceptron.Train(train, options);
+        var model = MultilayerPerceptronTraining.Train(train, options);
 
         // The unfolded network's inference from its parameters, in double; the folded network must compute it.
         var expected = NetworkReference.Inference(model.Network, train.Features, train.Rows);
@@ -156,7 +156,7 @@ public class NetworkTests
     [Fact]
     public void ExportedBatchNormParametersGiveTheInferenceTransform()
     {
-        var model = MultilayerPerceptron.Train(Blobs(120, 6), new MultilayerPerceptronOptions { HiddenLayers = [6], BatchSize = 12, Epochs = 2 });
+        var model = MultilayerPerceptronTraining.Train(Blobs(120, 6), new MultilayerPerceptronOptions { HiddenLayers = [6], BatchSize = 12, Epochs = 2 });
         var layer = model.Network.Layers.OfType<BatchNormLayer>().Single();
         var x = Blobs(10, 7).Features.Take(60).ToArray();
         // Batch norm at inference, γ (x − μ) / √(σ² + ε) + β with the layer's running statistics, in double.
@@ -179,19 +179,19 @@ public class NetworkTests
         var data = Blobs(30, 8);
         string Message(Action action) => Assert.ThrowsAny<ArgumentException>(action).Message;
 
-        Assert.Contains("BatchSize must be at least 2 with Normalization BatchNorm", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 1 })));
-        MultilayerPerceptron.Train(data, new() { BatchSize = 1, Normalization = HiddenNormalization.None, Epochs = 1, HiddenLayers = [4] });
-        Assert.Contains("BatchSize 31 is larger than the 30 training rows", Message(() => MultilayerPerceptron.Train(data, new() { BatchSize = 31 })));
-        Assert.Contains("HiddenLayers must be positive", Message(() => MultilayerPerceptron.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
-        Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = 0, BatchSize = 10 })));
-        Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptron.Train(data, new() { LearningRate = double.NaN, BatchSize = 10 })));
+        Assert.Contains("BatchSize must be at least 2 with Normalization BatchNorm", Message(() => MultilayerPerceptronTraining.Train(data, new() { BatchSize = 1 })));
+        MultilayerPerceptronTraining.Train(data, new() { BatchSize = 1, Normalization = HiddenNormalization.None, Epochs = 1, HiddenLayers = [4] });
+        Assert.Contains("BatchSize 31 is larger than the 30 training rows", Message(() => MultilayerPerceptronTraining.Train(data, new() { BatchSize = 31 })));
+        Assert.Contains("HiddenLayers must be positive", Message(() => MultilayerPerceptronTraining.Train(data, new() { HiddenLayers = [8, 0], BatchSize = 10 })));
+        Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptronTraining.Train(data, new() { LearningRate = 0, BatchSize = 10 })));
+        Assert.Contains("LearningRate must be positive", Message(() => MultilayerPerceptronTraining.Train(data, new() { LearningRate = double.NaN, BatchSize = 10 })));
 
         var nan = data with { Features = (float[])data.Features.Clone() };
         nan.Features[5 * 6 + 2] = float.NaN;
-        Assert.Contains("train row 5 has the non-finite feature NaN at slot 2", Message(() => MultilayerPerceptron.Train(nan, new() { BatchSize = 10 })));
+        Assert.Contains("train row 5 has the non-finite feature NaN at slot 2", Message(() => MultilayerPerceptronTraining.Train(nan, new() { BatchSize = 10 })));
 
         var twoClasses = data with { Labels = data.Labels.Select(l => l % 2).ToArray() };
-        Assert.Contains("validation has class 2, which no training row has", Message(() => MultilayerPerceptron.Train(twoClasses, new() { BatchSize = 10 }, data)));
+        Assert.Contains("validation has class 2, which no training row has", Message(() => MultilayerPerceptronTraining.Train(twoClasses, new() { BatchSize = 10 }, data)));
     }
 
     [Fact]
@@ -215,9 +215,9 @@ public class NetworkTests
             },
         };
 
-        var observed = MultilayerPerceptron.Train(data, options);
+        var observed = MultilayerPerceptronTraining.Train(data, options);
         options.BeforeUpdate = null;
-        var plain = MultilayerPerceptron.Train(data, options);
+        var plain = MultilayerPerceptronTraining.Train(data, options);
 
         Assert.Equal(Enumerable.Range(1, 14), steps.Select(s => s.Step));
         Assert.Equal(7, steps.Count(s => s.Epoch == 2));
@@ -245,7 +245,7 @@ public class NetworkTests
     public void DivergenceStopsWithTheEpochAndStep()
     {
         var data = Blobs(60, 9);
-        var error = Assert.Throws<InvalidOperationException>(() => MultilayerPerceptron.Train(data,
+        var error = Assert.Throws<InvalidOperationException>(() => MultilayerPerceptronTraining.Train(data,
             new() { Normalization = HiddenNormalization.None, LearningRate = 1e30, HiddenLayers = [32], BatchSize = 10, Epochs = 3 }));
         Assert.Matches(@"^Training diverged at epoch \d+, step \d+: the loss is (NaN|∞|Infinity)", error.Message);
     }

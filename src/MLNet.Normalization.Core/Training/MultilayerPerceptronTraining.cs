@@ -36,12 +36,12 @@ public sealed record LabeledData(float[] Features, int[] Labels, int FeatureCoun
 /// A multilayer perceptron classifier trained with SGD: Linear → normalization → ReLU per hidden layer, then Linear,
 /// softmax cross-entropy loss. Deterministic: the same options and data give bit-identical weights on one machine.
 /// </summary>
-public sealed class MultilayerPerceptron
+public sealed class MultilayerPerceptronTraining
 {
     private readonly List<float> _stepLosses = [];
     private readonly List<EpochReport> _epochs = [];
 
-    private MultilayerPerceptron(Sequential network, int classes)
+    private MultilayerPerceptronTraining(Sequential network, int classes)
     {
         Network = network;
         Classes = classes;
@@ -96,7 +96,7 @@ public sealed class MultilayerPerceptron
 
     /// <summary>Trains a network on <paramref name="train"/>, reporting validation accuracy after each epoch when given.</summary>
     /// <exception cref="InvalidOperationException">The loss became NaN or infinite; the message names the epoch and step.</exception>
-    public static MultilayerPerceptron Train(LabeledData train, MultilayerPerceptronOptions options, LabeledData? validation = null)
+    public static MultilayerPerceptronTraining Train(LabeledData train, MultilayerPerceptronOptions options, LabeledData? validation = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
@@ -116,7 +116,7 @@ public sealed class MultilayerPerceptron
                 throw new ArgumentException($"validation has class {missing}, which no training row has.", nameof(validation));
         }
 
-        var model = new MultilayerPerceptron(Build(train.FeatureCount, train.Classes, options), train.Classes);
+        var model = new MultilayerPerceptronTraining(Build(train.FeatureCount, train.Classes, options), train.Classes);
         var optimizer = new SgdOptimizer(model.Network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
         // Batch statistics need two values per channel: only then is a batch of one row left out.
         var batches = new BatchSampler(train.Labels, train.Classes, options.BatchSize, options.BatchOrder, options.ClassesPerBatch, options.Seed,

@@ -2,7 +2,6 @@ using MLNet.Normalization.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using Microsoft.ML.Trainers;
 using MLNet.Normalization.Interop;
 using MLNet.Normalization.Training;
 
@@ -17,19 +16,12 @@ namespace MLNet.Normalization;
 /// <c>Evaluate</c>'s log-loss is meaningful). Batch-statistics layers are folded into the Linear layers; layer and
 /// group norm stay as layers.
 /// </summary>
-public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VBuffer<float>>, IValueMapper
+public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredictorProducing<VBuffer<float>>, IValueMapper
 {
     internal const string LoaderSignature = "MultilayerPerceptronPred";
     private static readonly ModelFormat Format = new("MLPNORMP", LoaderSignature);
 
-    private enum LayerKind
-    {
-        Linear = 1,
-        Relu = 2,
-        LayerNorm = 3,
-        GroupNorm = 4,
-    }
-
+    private readonly IHost _host;
     private readonly Sequential _network;
     private readonly VectorDataViewType _inputType;
     private readonly VectorDataViewType _outputType;
@@ -40,9 +32,9 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     /// </summary>
     /// <exception cref="ArgumentException">The sizes do not match the network, or a parameter is not finite (the message names the layer, parameter and index).</exception>
     internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes, string? featureColumnName = null)
-        : base(env, LoaderSignature)
     {
-        Host.CheckValue(network, nameof(network));
+        _host = Contracts.CheckRef(env, nameof(env)).Register(LoaderSignature);
+        _host.CheckValue(network, nameof(network));
         if (network.InputFeatures != features || network.OutputFeatures != classes)
             throw new ArgumentException($"The network maps {network.InputFeatures} → {network.OutputFeatures} values, not {features} → {classes}.", nameof(network));
         for (int i = 0; i < network.Layers.Count; i++)
@@ -52,7 +44,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
                 int index = Kernels.NonFinite.IndexOf(parameter.Values);
                 if (index >= 0)
                     throw new ArgumentException(
-                        $"Layer {i} ({KindName(network.Layers[i])}): {parameter.Name}[{index}] must be finite, got {parameter.Values[index]}.", nameof(network));
+                        $"Layer {i} ({NetworkFormat.KindName(network.Layers[i])}): {parameter.Name}[{index}] must be finite, got {parameter.Values[index]}.", nameof(network));
             }
         }
         _network = network;
@@ -78,8 +70,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     /// <summary>The inference network (folded).</summary>
     public IReadOnlyList<Layer> Layers => _network.Layers;
 
-    /// <summary>ML.NET plumbing; not for direct use.</summary>
-    public override PredictionKind PredictionKind => PredictionKind.MulticlassClassification;
+    PredictionKind IPredictor.PredictionKind => PredictionKind.MulticlassClassification;
 
     DataViewType IValueMapper.InputType => _inputType;
     DataViewType IValueMapper.OutputType => _outputType;
@@ -87,7 +78,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     ValueMapper<TIn, TOut> IValueMapper.GetMapper<TIn, TOut>()
     {
         if (typeof(TIn) != typeof(VBuffer<float>) || typeof(TOut) != typeof(VBuffer<float>))
-            throw Host.Except($"The multilayer perceptron maps VBuffer<float> to VBuffer<float>, not {typeof(TIn).Name} to {typeof(TOut).Name}.");
+            throw _host.Except($"The multilayer perceptron maps VBuffer<float> to VBuffer<float>, not {typeof(TIn).Name} to {typeof(TOut).Name}.");
         // A mapper per cursor or prediction engine, each with its own activation buffers over the shared layers,
         // whose inference writes nothing in them: mappers run concurrently without a lock.
         var network = new Sequential(_network.Layers);
@@ -98,8 +89,8 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             // wording is the transforms' (NormalizingTransformerBase); a value mapper knows no row position.
             if (source.Length != Features)
                 throw FeatureColumnName is null
-                    ? Host.Except($"The multilayer perceptron expects {Features} values per row, got {source.Length}.")
-                    : Host.ExceptSchemaMismatch(nameof(source), "input", FeatureColumnName, $"{_inputType} ({Features} values per row)",
+                    ? _host.Except($"The multilayer perceptron expects {Features} values per row, got {source.Length}.")
+                    : _host.ExceptSchemaMismatch(nameof(source), "input", FeatureColumnName, $"{_inputType} ({Features} values per row)",
                         $"a row of {source.Length} values");
             var editor = VBufferEditor.Create(ref destination, Classes);
             var values = VectorColumn.Densify(source, ref dense);
@@ -110,66 +101,26 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
     }
 
     // *** Binary format ***
-    // int: size of a float (4), written by ML.NET's ModelParametersBase
+    // int: size of a float (4), as ML.NET's own model parameters write it
     // then, framed with their checksum (CheckedPayload):
     // int: features
     // int: classes
-    // int: number of layers
-    // per layer: int kind, then
-    //   Linear:    int inputs, int outputs, float[] weight (length-prefixed, outputs × inputs), float[] bias (length-prefixed)
-    //   Relu:      int features
-    //   LayerNorm: int features, float epsilon, float[] gamma, float[] beta (length-prefixed)
-    //   GroupNorm: int channels, int groups, float epsilon, float[] gamma, float[] beta (length-prefixed)
+    // the network, in NetworkFormat (the core's documented format: int number of layers, then each layer)
     // string: the features column the model was trained on, empty when not known (from 0x00010002; BinaryWriter's
     //   length-prefixed UTF-8)
-    /// <summary>ML.NET plumbing; not for direct use.</summary>
-    public override void SaveCore(ModelSaveContext ctx)
+    void ICanSaveModel.Save(ModelSaveContext ctx)
     {
-        base.SaveCore(ctx);
+        _host.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel();
         ctx.SetVersionInfo(Format.VersionInfo);
-        CheckedPayload.Write(ctx.Writer, SaveNetwork);
-    }
-
-    private void SaveNetwork(BinaryWriter writer)
-    {
-        writer.Write(Features);
-        writer.Write(Classes);
-        writer.Write(_network.Layers.Count);
-        foreach (var layer in _network.Layers)
+        ctx.Writer.Write(sizeof(float));
+        CheckedPayload.Write(ctx.Writer, writer =>
         {
-            switch (layer)
-            {
-                case LinearLayer linear:
-                    writer.WriteEnum(LayerKind.Linear);
-                    writer.Write(linear.InputFeatures);
-                    writer.Write(linear.OutputFeatures);
-                    writer.WriteArray(linear.Weight);
-                    writer.WriteArray(linear.Bias);
-                    break;
-                case ReluLayer relu:
-                    writer.WriteEnum(LayerKind.Relu);
-                    writer.Write(relu.InputFeatures);
-                    break;
-                case LayerNormLayer layerNorm:
-                    writer.WriteEnum(LayerKind.LayerNorm);
-                    writer.Write(layerNorm.Features);
-                    writer.Write(layerNorm.Epsilon);
-                    writer.WriteArray(layerNorm.Gamma);
-                    writer.WriteArray(layerNorm.Beta);
-                    break;
-                case GroupNormLayer groupNorm when groupNorm.SpatialSize == 1:
-                    writer.WriteEnum(LayerKind.GroupNorm);
-                    writer.Write(groupNorm.Channels);
-                    writer.Write(groupNorm.Groups);
-                    writer.Write(groupNorm.Epsilon);
-                    writer.WriteArray(groupNorm.Gamma);
-                    writer.WriteArray(groupNorm.Beta);
-                    break;
-                default:
-                    throw Host.Except($"Cannot save a {layer.GetType().Name} layer; fold the network first.");
-            }
-        }
-        writer.Write(FeatureColumnName ?? "");
+            writer.Write(Features);
+            writer.Write(Classes);
+            NetworkFormat.Write(writer, _network);
+            writer.Write(FeatureColumnName ?? "");
+        });
     }
 
     // For SignatureLoadModel.
@@ -186,7 +137,7 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
             if (floatSize != sizeof(float))
                 throw new InvalidDataException($"Read a float size of {floatSize}, expected {sizeof(float)}.");
             uint version = ctx.Header.ModelVerWritten;
-            return CheckedPayload.Read(reader, version, payload => ReadNetwork(env, payload, version));
+            return CheckedPayload.Read(reader, version, payload => ReadPayload(env, payload, version));
         }
         catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or InvalidDataException)
         {
@@ -196,66 +147,13 @@ public sealed class MultilayerPerceptronModelParameters : ModelParametersBase<VB
 
     // Sizes are read within the ModelLimits every network is built within, so every model that trains also loads,
     // and a corrupt size is refused before anything is allocated for it.
-    internal static MultilayerPerceptronModelParameters ReadNetwork(IHostEnvironment env, BinaryReader reader, uint versionWritten)
+    internal static MultilayerPerceptronModelParameters ReadPayload(IHostEnvironment env, BinaryReader reader, uint versionWritten)
     {
         int features = reader.ReadCount(ModelLimits.MaxParameterLength), classes = reader.ReadCount(ModelLimits.MaxParameterLength);
-        int count = reader.ReadCount(ModelLimits.MaxLayers);
-        var layers = new List<Layer>(count);
-        for (int i = 0; i < count; i++)
-        {
-            var kind = reader.ReadEnum<LayerKind>();
-            try
-            {
-                layers.Add(kind switch
-                {
-                    LayerKind.Linear => ReadLinear(reader),
-                    LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxParameterLength)),
-                    LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(ModelLimits.MaxParameterLength), epsilon: reader.ReadSingle()), reader),
-                    _ => ReadGroupNorm(reader),
-                });
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException)
-            {
-                // A non-finite parameter, a bad size or ε: the layers' constructors name the value, this names the layer.
-                throw new InvalidDataException($"Layer {i} ({kind}): {e.Message}", e);
-            }
-        }
-        var network = new Sequential(layers);
+        var network = NetworkFormat.Read(reader);
         if (network.InputFeatures != features || network.OutputFeatures != classes)
             throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
         string? featureColumnName = versionWritten >= ModelFormat.ChecksummedVersion ? reader.ReadString() : null;
         return new MultilayerPerceptronModelParameters(env, network, features, classes, featureColumnName);
-    }
-
-    private static string KindName(Layer layer) => layer switch
-    {
-        LinearLayer => nameof(LayerKind.Linear),
-        ReluLayer => nameof(LayerKind.Relu),
-        LayerNormLayer => nameof(LayerKind.LayerNorm),
-        GroupNormLayer => nameof(LayerKind.GroupNorm),
-        _ => layer.GetType().Name,
-    };
-
-    private static LinearLayer ReadLinear(BinaryReader reader)
-    {
-        int inputs = reader.ReadCount(ModelLimits.MaxParameterLength), outputs = reader.ReadCount(ModelLimits.MaxParameterLength);
-        long weights = (long)inputs * outputs;
-        if (weights > ModelLimits.MaxLinearWeights)
-            throw new InvalidDataException(
-                $"Read a Linear layer of {inputs} inputs and {outputs} outputs: {weights} weights, expected at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
-        return new LinearLayer(inputs, outputs, reader.ReadSingleArray((int)weights), reader.ReadSingleArray(outputs));
-    }
-
-    private static GroupNormLayer ReadGroupNorm(BinaryReader reader)
-    {
-        int channels = reader.ReadCount(ModelLimits.MaxParameterLength), groups = reader.ReadCount(ModelLimits.MaxParameterLength);
-        return WithAffine(new GroupNormLayer(channels, 1, groups, reader.ReadSingle()), reader);
-    }
-
-    private static T WithAffine<T>(T layer, BinaryReader reader) where T : NormalizationLayer
-    {
-        var gamma = reader.ReadSingleArray(layer.Gamma.Length);
-        layer.SetAffine(gamma, reader.ReadSingleArray(layer.Beta.Length));
-        return layer;
     }
 }
