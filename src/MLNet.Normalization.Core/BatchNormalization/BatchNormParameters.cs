@@ -42,18 +42,18 @@ public sealed class BatchNormParameters
         if (runningMean.Length == 0)
             throw new ArgumentException("Batch-norm parameters need at least one channel; runningMean is empty.", nameof(runningMean));
         int channels = runningMean.Length;
-        ModelLimits.CheckParameterLength(channels, nameof(runningMean));
-        CheckLength(runningVariance, channels, nameof(runningVariance));
-        CheckLength(gamma, channels, nameof(gamma));
-        CheckLength(beta, channels, nameof(beta));
-        CheckFinite(runningMean, nameof(runningMean));
-        CheckFinite(runningVariance, nameof(runningVariance));
-        CheckFinite(gamma, nameof(gamma));
-        CheckFinite(beta, nameof(beta));
+        Guard.CheckParameterLength(channels, nameof(runningMean));
+        Guard.CheckLength(runningVariance, channels, nameof(runningVariance));
+        Guard.CheckLength(gamma, channels, nameof(gamma));
+        Guard.CheckLength(beta, channels, nameof(beta));
+        Guard.CheckFinite(runningMean, nameof(runningMean));
+        Guard.CheckFinite(runningVariance, nameof(runningVariance));
+        Guard.CheckFinite(gamma, nameof(gamma));
+        Guard.CheckFinite(beta, nameof(beta));
         for (int c = 0; c < channels; c++)
             if (runningVariance[c] < 0)
                 throw new ArgumentOutOfRangeException(nameof(runningVariance), $"runningVariance[{c}] must not be negative, got {runningVariance[c]}.");
-        CheckEpsilon(epsilon);
+        Guard.CheckEpsilon(epsilon);
 
         _runningMean = (float[])runningMean.Clone();
         _runningVariance = (float[])runningVariance.Clone();
@@ -87,25 +87,4 @@ public sealed class BatchNormParameters
 
     /// <summary>ε added to the variance inside the square root.</summary>
     public float Epsilon { get; }
-
-    internal static void CheckEpsilon(float epsilon)
-    {
-        if (!float.IsFinite(epsilon) || epsilon <= 0)
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"epsilon must be positive and finite, got {epsilon}.");
-    }
-
-    internal static void CheckLength(float[]? values, int channels, string name)
-    {
-        if (values is not null && values.Length != channels)
-            throw new ArgumentException($"{name} has {values.Length} values, expected one per channel: {channels}.", name);
-    }
-
-    internal static void CheckFinite(float[]? values, string name)
-    {
-        if (values is null)
-            return;
-        for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i]))
-                throw new ArgumentOutOfRangeException(name, $"{name}[{i}] must be finite, got {values[i]}.");
-    }
 }

@@ -20,7 +20,7 @@ public sealed class ChannelStatistics
         ArgumentNullException.ThrowIfNull(std);
         if (mean.Length == 0)
             throw new ArgumentException("Channel statistics need at least one channel; mean is empty.", nameof(mean));
-        ModelLimits.CheckParameterLength(mean.Length, nameof(mean));
+        Guard.CheckParameterLength(mean.Length, nameof(mean));
         if (std.Length != mean.Length)
             throw new ArgumentException($"std has {std.Length} values but mean has {mean.Length}; give one of each per channel.", nameof(std));
         for (int c = 0; c < mean.Length; c++)

@@ -15,7 +15,7 @@ internal sealed class ChannelAffineMap
     {
         if (scale.Length == 0 || scale.Length != shift.Length)
             throw new ArgumentException($"Scale and shift need the same non-zero length, got {scale.Length} and {shift.Length}.");
-        ModelLimits.CheckParameterLength(scale.Length, "channels");
+        Guard.CheckParameterLength(scale.Length, "channels");
         sourceChannel ??= Enumerable.Range(0, scale.Length).ToArray();
         if (sourceChannel.Length != scale.Length || sourceChannel.Order().Where((c, i) => c != i).Any())
             throw new ArgumentException("The source channels must be a permutation of the channels.", nameof(sourceChannel));

@@ -7,9 +7,9 @@ internal static class PerSampleAffine
 {
     public static (float[] Gamma, float[] Beta) Check(float epsilon, float[]? gamma, float[]? beta)
     {
-        BatchNormParameters.CheckEpsilon(epsilon);
-        BatchNormParameters.CheckFinite(gamma, nameof(gamma));
-        BatchNormParameters.CheckFinite(beta, nameof(beta));
+        Guard.CheckEpsilon(epsilon);
+        Guard.CheckFinite(gamma, nameof(gamma));
+        Guard.CheckFinite(beta, nameof(beta));
         if (gamma is not null && beta is not null && gamma.Length != beta.Length)
             throw new ArgumentException($"gamma has {gamma.Length} values but beta has {beta.Length}.", nameof(beta));
         if (gamma is { Length: 0 } || beta is { Length: 0 })

@@ -29,48 +29,4 @@ public static class ModelLimits
 
     /// <summary>The most layers in a network: 1,024.</summary>
     public const int MaxLayers = 1024;
-
-    /// <summary>Throws when <paramref name="length"/> values exceed <see cref="MaxParameterLength"/>.</summary>
-    internal static void CheckParameterLength(long length, string name)
-    {
-        if (length > MaxParameterLength)
-            throw new ArgumentOutOfRangeException(name, length, $"{name} has {length} values; a model holds at most {MaxParameterLength} (ModelLimits.MaxParameterLength) per parameter.");
-    }
-
-    /// <summary>Throws when a layer of <paramref name="width"/> values per row exceeds <see cref="MaxParameterLength"/>.</summary>
-    internal static void CheckLayerWidth(long width, string name)
-    {
-        if (width > MaxParameterLength)
-            throw new ArgumentOutOfRangeException(name, width, $"{name} is {width}; a layer is at most {MaxParameterLength} values wide (ModelLimits.MaxParameterLength).");
-    }
-
-    /// <summary>
-    /// Throws when a Linear layer of <paramref name="inputs"/> × <paramref name="outputs"/> exceeds
-    /// <see cref="MaxParameterLength"/> on either side or <see cref="MaxLinearWeights"/> in all; the product is a long,
-    /// so no pair of ints overflows past the check.
-    /// </summary>
-    internal static void CheckLinearLayer(int inputs, int outputs)
-    {
-        CheckLayerWidth(inputs, nameof(inputs));
-        CheckLayerWidth(outputs, nameof(outputs));
-        long weights = (long)inputs * outputs;
-        if (weights > MaxLinearWeights)
-            throw new ArgumentOutOfRangeException(nameof(inputs), weights,
-                $"A Linear layer of {inputs} inputs and {outputs} outputs has {weights} weights; a Linear layer holds at most {MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
-    }
-
-    /// <summary>Throws when a network of <paramref name="parameters"/> learned values exceeds <see cref="MaxNetworkParameters"/>.</summary>
-    internal static void CheckNetworkParameters(long parameters, string name)
-    {
-        if (parameters > MaxNetworkParameters)
-            throw new ArgumentOutOfRangeException(name, parameters,
-                $"The network has {parameters} learned values (weights, biases, γ and β); a network holds at most {MaxNetworkParameters} (ModelLimits.MaxNetworkParameters).");
-    }
-
-    /// <summary>Throws when a network of <paramref name="layers"/> layers exceeds <see cref="MaxLayers"/>.</summary>
-    internal static void CheckLayerCount(long layers, string name)
-    {
-        if (layers > MaxLayers)
-            throw new ArgumentOutOfRangeException(name, layers, $"A network has at most {MaxLayers} layers (ModelLimits.MaxLayers), got {layers}.");
-    }
 }

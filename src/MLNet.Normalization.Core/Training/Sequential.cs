@@ -22,7 +22,7 @@ public sealed class Sequential
         _layers = layers.ToArray();
         if (_layers.Length == 0)
             throw new ArgumentException("A network needs at least one layer.", nameof(layers));
-        ModelLimits.CheckLayerCount(_layers.Length, nameof(layers));
+        Guard.CheckLayerCount(_layers.Length, nameof(layers));
         for (int i = 1; i < _layers.Length; i++)
             if (_layers[i].InputFeatures != _layers[i - 1].OutputFeatures)
                 throw new ArgumentException($"Layer {i} ({_layers[i].GetType().Name}) takes {_layers[i].InputFeatures} values, but layer {i - 1} gives {_layers[i - 1].OutputFeatures}.", nameof(layers));
@@ -31,7 +31,7 @@ public sealed class Sequential
         Array.Fill(_activations, []);
         Array.Fill(_gradients, []);
         Parameters = _layers.SelectMany(l => l.Parameters).ToArray();
-        ModelLimits.CheckNetworkParameters(Parameters.Sum(p => (long)p.Values.Length), nameof(layers));
+        Guard.CheckNetworkParameters(Parameters.Sum(p => (long)p.Values.Length), nameof(layers));
     }
 
     /// <summary>The layers, first to last.</summary>

@@ -59,10 +59,10 @@ public sealed class BatchNormOptions
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"BatchSize must be at least 1, got {BatchSize}.");
         if (!(Momentum >= 0 && Momentum <= 1))
             throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, $"Momentum must be in [0, 1], got {Momentum}; PyTorch's momentum weights the new batch (Keras' 0.99 is 0.01 here, ONNX's 0.9 is 0.1).");
-        BatchNormParameters.CheckEpsilon(Epsilon);
+        Guard.CheckEpsilon(Epsilon);
         if (Gamma is not null && Beta is not null && Gamma.Length != Beta.Length)
             throw new ArgumentException($"Gamma has {Gamma.Length} values but Beta has {Beta.Length}.", nameof(Beta));
-        BatchNormParameters.CheckFinite(Gamma, nameof(Gamma));
-        BatchNormParameters.CheckFinite(Beta, nameof(Beta));
+        Guard.CheckFinite(Gamma, nameof(Gamma));
+        Guard.CheckFinite(Beta, nameof(Beta));
     }
 }

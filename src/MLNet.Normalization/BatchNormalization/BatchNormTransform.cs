@@ -1,8 +1,8 @@
-using MLNet.Normalization.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.BatchNormalization;
 using MLNet.Normalization.Interop;
+using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;

@@ -1,7 +1,7 @@
-using MLNet.Normalization.Serialization;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
 using MLNet.Normalization.Kernels;
+using MLNet.Normalization.Serialization;
 
 namespace MLNet.Normalization;
 
@@ -50,6 +50,7 @@ public sealed class ChannelDenormalizingTransformer : ChannelAffineTransformerBa
         writer.WriteEnum(Layout);
     }
 
+    // versionWritten is reserved: these parameters read the same in every format version so far (0x00010001 and 0x00010002).
     static ChannelDenormalizingTransformer ILoadableTransformer<ChannelDenormalizingTransformer>.Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten)
     {
         int channels = reader.ReadCount();

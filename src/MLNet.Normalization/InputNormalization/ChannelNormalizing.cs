@@ -1,8 +1,8 @@
-using MLNet.Normalization.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;
+using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Statistics;
 
 namespace MLNet.Normalization;
@@ -99,6 +99,7 @@ public sealed class ChannelNormalizingTransformer : ChannelAffineTransformerBase
         writer.WriteEnum(Layout);
     }
 
+    // versionWritten is reserved: these parameters read the same in every format version so far (0x00010001 and 0x00010002).
     static ChannelNormalizingTransformer ILoadableTransformer<ChannelNormalizingTransformer>.Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten)
     {
         int channels = reader.ReadCount();

@@ -1,7 +1,7 @@
-using MLNet.Normalization.Serialization;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.InputNormalization;
 using MLNet.Normalization.Interop;
+using MLNet.Normalization.Serialization;
 
 namespace MLNet.Normalization;
 
@@ -46,6 +46,7 @@ public sealed class PixelScalingTransformer : ChannelAffineTransformerBase, ILoa
         writer.Write(MaxPixelValue);
     }
 
+    // versionWritten is reserved: these parameters read the same in every format version so far (0x00010001 and 0x00010002).
     static PixelScalingTransformer ILoadableTransformer<PixelScalingTransformer>.Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten)
         => new(env, columns.OutputColumnName, columns.InputColumnName, reader.ReadEnum<PixelRange>(), reader.ReadSingle());
 }

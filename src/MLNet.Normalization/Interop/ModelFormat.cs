@@ -38,7 +38,11 @@ internal interface ILoadableTransformer<TSelf>
 {
     static abstract ModelFormat Format { get; }
 
-    /// <summary>Reads the parameters written by the transformer's SaveParameters, in the given format version.</summary>
+    /// <summary>
+    /// Reads the parameters written by the transformer's SaveParameters in format <paramref name="versionWritten"/>
+    /// (checksum already verified). A loader whose parameters changed across versions branches on it; the others say in a
+    /// comment that it is reserved.
+    /// </summary>
     static abstract TSelf Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten);
 }
 

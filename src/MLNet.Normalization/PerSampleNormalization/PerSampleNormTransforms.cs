@@ -1,9 +1,9 @@
-using MLNet.Normalization.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
 using MLNet.Normalization.Kernels;
 using MLNet.Normalization.PerSampleNormalization;
+using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization;
@@ -96,6 +96,7 @@ public sealed class LayerNormTransformer : NormalizingTransformerBase, ILoadable
         PerSampleAffine.Write(writer, _gamma, _beta);
     }
 
+    // versionWritten is reserved: these parameters read the same in every format version so far (0x00010001 and 0x00010002).
     static LayerNormTransformer ILoadableTransformer<LayerNormTransformer>.Load(IHostEnvironment env, TransformerColumns columns, BinaryReader reader, uint versionWritten)
     {
         int dimensions = reader.ReadInt32();

@@ -1,8 +1,8 @@
-using MLNet.Normalization.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
+using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Training;
 
 [assembly: LoadableClass(typeof(MLNet.Normalization.MultilayerPerceptronModelParameters), null, typeof(SignatureLoadModel),

@@ -38,7 +38,7 @@ public class BatchNormLayer : NormalizationLayer
     {
         if (momentum is { } m && !(m >= 0 && m <= 1))
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"momentum must be in [0, 1] or null, got {m}.");
-        BatchNormParameters.CheckEpsilon(epsilon);
+        Guard.CheckEpsilon(epsilon);
         Momentum = momentum;
         Epsilon = epsilon;
         UnbiasedRunningVariance = unbiasedRunningVariance;

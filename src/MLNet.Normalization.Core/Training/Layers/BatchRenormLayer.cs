@@ -34,7 +34,7 @@ public sealed class BatchRenormLayer : NormalizationLayer
         Schedule.Validate();
         if (!(alpha > 0 && alpha <= 1))
             throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"alpha must be in (0, 1], got {alpha}.");
-        BatchNormParameters.CheckEpsilon(epsilon);
+        Guard.CheckEpsilon(epsilon);
         Alpha = alpha;
         Epsilon = epsilon;
         MovingMean = new float[channels];

@@ -17,7 +17,7 @@ public sealed class LinearLayer : Layer
     public LinearLayer(int inputs, int outputs, int seed = 0)
         : base(inputs, outputs)
     {
-        ModelLimits.CheckLinearLayer(inputs, outputs);
+        Guard.CheckLinearLayer(inputs, outputs);
         Weight = new float[outputs * inputs];
         Bias = new float[outputs];
         WeightGradient = new float[Weight.Length];
@@ -36,7 +36,7 @@ public sealed class LinearLayer : Layer
     public LinearLayer(int inputs, int outputs, float[] weight, float[] bias)
         : base(inputs, outputs)
     {
-        ModelLimits.CheckLinearLayer(inputs, outputs);
+        Guard.CheckLinearLayer(inputs, outputs);
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(bias);
         if (weight.Length != inputs * outputs || bias.Length != outputs)

@@ -42,7 +42,7 @@ public sealed class LpBatchNormLayer : NormalizationLayer
             throw new ArgumentOutOfRangeException(nameof(norm), norm, "Unknown ℓp norm.");
         if (!(momentum > 0 && momentum <= 1))
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"momentum must be in (0, 1], got {momentum}.");
-        BatchNormParameters.CheckEpsilon(epsilon);
+        Guard.CheckEpsilon(epsilon);
         Norm = norm;
         Momentum = momentum;
         Epsilon = epsilon;

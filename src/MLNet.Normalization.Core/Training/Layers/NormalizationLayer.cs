@@ -16,7 +16,7 @@ public abstract class NormalizationLayer : Layer
     private protected NormalizationLayer(int channels, int spatialSize, int affineLength)
         : base(CheckedFeatures(channels, spatialSize), channels * spatialSize)
     {
-        ModelLimits.CheckParameterLength(affineLength, nameof(Gamma));
+        Guard.CheckParameterLength(affineLength, nameof(Gamma));
         _inferenceScale = new float[channels];
         _inferenceShift = new float[channels];
         Channels = channels;

@@ -31,7 +31,7 @@ public class GroupNormLayer : NormalizationLayer
     {
         var kernelShape = mapping == NcsShapeMapping.Channels ? (channels, groups) : (channels * spatialSize, 1);
         GroupNormKernel.CheckGroups(kernelShape.Item1, kernelShape.Item2);
-        BatchNormParameters.CheckEpsilon(epsilon);
+        Guard.CheckEpsilon(epsilon);
         _groups = groups;
         _mapping = mapping;
         Epsilon = epsilon;

@@ -9,7 +9,7 @@ public sealed class ReluLayer : Layer
     public ReluLayer(int features)
         : base(features, features)
     {
-        ModelLimits.CheckLayerWidth(features, nameof(features));
+        Guard.CheckLayerWidth(features, nameof(features));
     }
 
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
