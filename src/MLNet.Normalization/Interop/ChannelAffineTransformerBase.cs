@@ -1,5 +1,6 @@
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Kernels;
+using MLNet.Normalization.Onnx;
 using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization.Interop;
@@ -28,4 +29,7 @@ public abstract class ChannelAffineTransformerBase : NormalizingTransformerBase
     private protected override int ParameterChannels => _map.Channels;
     private protected override ChannelLayout ParameterLayout => Layout;
     private protected override IRowKernel CreateKernel(ChannelGeometry geometry) => new ChannelAffineKernel(_map, geometry);
+
+    private protected override void SaveAsOnnx(OnnxGraph graph, ChannelGeometry geometry, string input, string output, int[] outputDimensions)
+        => ChannelAffineOnnx.Write(graph, _map, geometry, input, output, outputDimensions);
 }

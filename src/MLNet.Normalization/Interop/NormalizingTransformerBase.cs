@@ -1,7 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Kernels;
+using MLNet.Normalization.Onnx;
 using MLNet.Normalization.Shapes;
 
 namespace MLNet.Normalization.Interop;
@@ -66,6 +68,12 @@ public abstract class NormalizingTransformerBase : ITransformer
     /// <summary>Writes the parameters after the column names, as documented by each subclass.</summary>
     private protected abstract void SaveParameters(BinaryWriter writer);
 
+    /// <summary>
+    /// Writes the transformer's computation for a column of <paramref name="geometry"/> into an ONNX graph, from
+    /// <paramref name="input"/> into <paramref name="output"/> (a tensor of the batch, then <paramref name="outputDimensions"/>).
+    /// </summary>
+    private protected abstract void SaveAsOnnx(OnnxGraph graph, ChannelGeometry geometry, string input, string output, int[] outputDimensions);
+
     /// <summary>The input schema plus the output column; a schema-mismatch error names the input column when it does not fit.</summary>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Engine.GetOutputSchema(inputSchema);
 
@@ -104,16 +112,38 @@ public abstract class NormalizingTransformerBase : ITransformer
         public override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, parent, schema);
     }
 
-    private sealed class Mapper : OneToOneTransformerBase.OneToOneMapperBase
+    /// <summary>Maps rows with the kernel, and exports to ONNX through ML.NET's converter (<c>mlContext.Model.ConvertToOnnx</c>).</summary>
+    private sealed class Mapper : OneToOneTransformerBase.OneToOneMapperBase, ISaveAsOnnx
     {
         private readonly NormalizingTransformerBase _transformer;
+        private readonly ChannelGeometry _geometry;
         private readonly IRowKernel _kernel;
 
         public Mapper(RowEngine engine, NormalizingTransformerBase parent, DataViewSchema inputSchema)
             : base(engine.Host.Register(nameof(Mapper)), engine, inputSchema)
         {
             _transformer = parent;
-            _kernel = parent.CreateKernel(parent.ResolveGeometry(inputSchema));
+            _geometry = parent.ResolveGeometry(inputSchema);
+            _kernel = parent.CreateKernel(_geometry);
+        }
+
+        public bool CanSaveOnnx(OnnxContext ctx) => true;
+
+        public void SaveAsOnnx(OnnxContext ctx)
+        {
+            Host.CheckValue(ctx, nameof(ctx));
+            // An input the graph does not hold (dropped or not exportable upstream): the output is left out too, as
+            // ML.NET's own transformers do.
+            if (!ctx.ContainsColumn(_transformer.InputColumnName))
+            {
+                ctx.RemoveColumn(_transformer.OutputColumnName, false);
+                return;
+            }
+            var graph = new OnnxGraph(ctx, _transformer._format.LoaderSignature);
+            graph.CheckOpSet();
+            var type = (VectorDataViewType)InputSchema[ColMapNewToOld[0]].Type;
+            string output = ctx.AddIntermediateVariable(type, _transformer.OutputColumnName);
+            _transformer.SaveAsOnnx(graph, _geometry, ctx.GetVariableName(_transformer.InputColumnName), output, type.Dimensions.ToArray());
         }
 
         public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()

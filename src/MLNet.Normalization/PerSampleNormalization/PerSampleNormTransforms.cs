@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
 using MLNet.Normalization.Kernels;
+using MLNet.Normalization.Onnx;
 using MLNet.Normalization.PerSampleNormalization;
 using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Shapes;
@@ -83,6 +84,9 @@ public sealed class LayerNormTransformer : NormalizingTransformerBase, ILoadable
 
     private protected override IRowKernel CreateKernel(ChannelGeometry geometry)
         => GroupNormRowKernel.ForSegments(geometry.SpatialSize, geometry.Channels, _gamma, _beta, Epsilon);
+
+    private protected override void SaveAsOnnx(OnnxGraph graph, ChannelGeometry geometry, string input, string output, int[] outputDimensions)
+        => GroupNormOnnx.WriteSegments(graph, geometry.SpatialSize, geometry.Channels, _gamma, _beta, Epsilon, input, output, outputDimensions);
 
     // *** Binary format ***
     // int: normalized dimensions (0: the whole vector)
@@ -190,6 +194,9 @@ public sealed class GroupNormTransformer : NormalizingTransformerBase, ILoadable
 
     private protected override IRowKernel CreateKernel(ChannelGeometry geometry)
         => GroupNormRowKernel.ForChannels(geometry, IsInstanceNorm ? geometry.Channels : Groups, _gamma, _beta, Epsilon);
+
+    private protected override void SaveAsOnnx(OnnxGraph graph, ChannelGeometry geometry, string input, string output, int[] outputDimensions)
+        => GroupNormOnnx.WriteChannels(graph, geometry, IsInstanceNorm ? geometry.Channels : Groups, _gamma, _beta, Epsilon, input, output, outputDimensions);
 
     // *** Binary format ***
     // int: groups (0: one per channel, instance normalization)
