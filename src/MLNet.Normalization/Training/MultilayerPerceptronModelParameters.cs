@@ -1,7 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
+using MLNet.Normalization.Onnx;
 using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Training;
 
@@ -16,7 +18,7 @@ namespace MLNet.Normalization;
 /// <c>Evaluate</c>'s log-loss is meaningful). Batch-statistics layers are folded into the Linear layers; layer and
 /// group norm stay as layers.
 /// </summary>
-public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredictorProducing<VBuffer<float>>, IValueMapper
+public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredictorProducing<VBuffer<float>>, IValueMapper, ISingleCanSaveOnnx
 {
     internal const string LoaderSignature = "MultilayerPerceptronPred";
     private static readonly ModelFormat Format = new("MLPNORMP", LoaderSignature);
@@ -98,6 +100,19 @@ public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredic
             destination = editor.Commit();
         };
         return (ValueMapper<TIn, TOut>)(Delegate)map;
+    }
+
+    bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx) => true;
+
+    // ML.NET's multiclass scorer asks for PredictedLabel and Score, in that order, from the features variable.
+    bool ISingleCanSaveOnnx.SaveAsOnnx(OnnxContext ctx, string[] outputNames, string featureColumn)
+    {
+        _host.CheckValue(ctx, nameof(ctx));
+        _host.Check(outputNames.Length == 2, "Expected the PredictedLabel and Score outputs.");
+        var graph = new OnnxGraph(ctx, LoaderSignature);
+        graph.CheckOpSet();
+        NetworkOnnx.Write(graph, _network.Layers, featureColumn, predictedLabel: outputNames[0], score: outputNames[1]);
+        return true;
     }
 
     // *** Binary format ***
