@@ -142,8 +142,10 @@ public abstract class NormalizingTransformerBase : ITransformer
             var graph = new OnnxGraph(ctx, _transformer._format.LoaderSignature);
             graph.CheckOpSet();
             var type = (VectorDataViewType)InputSchema[ColMapNewToOld[0]].Type;
+            // The input's variable first: adding the output rebinds the column name, which may be the input's.
+            string input = ctx.GetVariableName(_transformer.InputColumnName);
             string output = ctx.AddIntermediateVariable(type, _transformer.OutputColumnName);
-            _transformer.SaveAsOnnx(graph, _geometry, ctx.GetVariableName(_transformer.InputColumnName), output, type.Dimensions.ToArray());
+            _transformer.SaveAsOnnx(graph, _geometry, input, output, type.Dimensions.ToArray());
         }
 
         public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()

@@ -41,6 +41,10 @@ public class OnnxExportTests
         ["GroupNorm planar, affine"] = ([6, 2, 5], ml => ml.Transforms.GroupNorm("Out", TestData.Column, 3, 1e-5f, Values(6, 5), Values(6, 6))),
         ["GroupNorm channels last"] = ([2, 5, 6], ml => ml.Transforms.GroupNorm("Out", TestData.Column, 2, layout: ChannelLayout.ChannelsLast)),
         ["GroupNorm on (C)"] = ([8], ml => ml.Transforms.GroupNorm("Out", TestData.Column, 4)),
+        ["in place: each step writes the column it reads"] = ([3, 4, 5], ml => ml.Transforms.NormalizeChannels(TestData.Column, TestData.Column, ChannelStatistics.ImageNet)
+            .Append(ml.Transforms.BatchNorm(TestData.Column, TestData.Column, Parameters(3)))
+            .Append(ml.Transforms.LayerNorm(TestData.Column, TestData.Column))
+            .Append(ml.Transforms.CopyColumns("Out", TestData.Column))),
         ["chain: ScalePixels, NormalizeChannels, BatchNorm, GroupNorm"] = ([3, 4, 5], ml => ml.Transforms.ScalePixels("Scaled", TestData.Column, maxPixelValue: 1)
             .Append(ml.Transforms.NormalizeChannels("Normalized", "Scaled", ChannelStatistics.ImageNet, maxPixelValue: 1))
             .Append(ml.Transforms.BatchNorm("Batch", "Normalized", Parameters(3)))
