@@ -84,6 +84,45 @@ public class OnnxExportTests
         Assert.Contains("can not be fully converted into a well-defined ONNX model", error.Message);
     }
 
+    [Fact]
+    public void AModelLoadedFromAFileExportsTheSameGraph()
+    {
+        var (dimensions, pipeline) = Cases["chain: ScalePixels, NormalizeChannels, BatchNorm, GroupNorm"];
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, Rows).Select(r => Values(60, 30 + r, 255)).ToArray();
+        var data = TestData.Vectors(ml, rows, dimensions);
+        var model = pipeline(ml).Fit(data);
+        using var file = new MemoryStream();
+        ml.Model.Save(model, data.Schema, file);
+        file.Position = 0;
+        var fresh = new MLContext(seed: 2);
+        var loaded = fresh.Model.Load(file, out _);
+
+        var fromFitted = RunExported(ml, model, data, rows, dimensions, "Out");
+        var fromLoaded = RunExported(fresh, loaded, data, rows, dimensions, "Out");
+
+        for (int r = 0; r < Rows; r++)
+            Assert.Equal(fromFitted[r], fromLoaded[r]);
+    }
+
+    [Fact]
+    public void AnOpsetOlderThan11IsRefusedNamingTheTransform()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, Rows).Select(r => Values(60, r, 255)).ToArray();
+        var data = TestData.Vectors(ml, rows, 3, 4, 5);
+        var model = ml.Transforms.GroupNorm("Out", TestData.Column, 3).Fit(data);
+        using var stream = new MemoryStream();
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.Model.ConvertToOnnx(model, data, 10, stream));
+
+        Assert.Contains("Requested OpSet version 10 is lower than", error.Message);
+        Assert.Contains("minimum OpSet version requirement: 11", error.Message);
+        using var supported = new MemoryStream();
+        ml.Model.ConvertToOnnx(model, data, 11, supported);
+        Assert.True(supported.Length > 0);
+    }
+
     private sealed class VectorInput
     {
         [VectorType(12)]
