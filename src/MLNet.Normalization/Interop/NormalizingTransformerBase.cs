@@ -145,7 +145,9 @@ public abstract class NormalizingTransformerBase : ITransformer
             // The input's variable first: adding the output rebinds the column name, which may be the input's.
             string input = ctx.GetVariableName(_transformer.InputColumnName);
             string output = ctx.AddIntermediateVariable(type, _transformer.OutputColumnName);
-            _transformer.SaveAsOnnx(graph, _geometry, input, output, type.Dimensions.ToArray());
+            // ML.NET declares a one-value column as (N, 1) whatever its dimensions.
+            int[] outputDimensions = type.Size == 1 ? [1] : type.Dimensions.ToArray();
+            _transformer.SaveAsOnnx(graph, _geometry, input, output, outputDimensions);
         }
 
         public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()

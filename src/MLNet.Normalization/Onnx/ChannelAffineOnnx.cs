@@ -25,10 +25,10 @@ internal static class ChannelAffineOnnx
         {
             long[] source = map.SourceChannel.ToArray().Select(c => (long)c).ToArray();
             string indices = graph.Longs("SourceChannel", source, channels);
-            x = graph.Apply("Gather", [x, indices], planes, node => node.AddAttribute("axis", channelsFirst ? 1L : 2L));
+            x = graph.Apply("Gather", [x, indices], node => node.AddAttribute("axis", channelsFirst ? 1L : 2L));
         }
-        string scaled = graph.Apply("Mul", [x, graph.Floats("Scale", scale, coefficientShape)], planes);
-        string shifted = graph.Apply("Add", [scaled, graph.Floats("Shift", shift, coefficientShape)], planes);
+        string scaled = graph.Apply("Mul", [x, graph.Floats("Scale", scale, coefficientShape)]);
+        string shifted = graph.Apply("Add", [scaled, graph.Floats("Shift", shift, coefficientShape)]);
         graph.Reshape(shifted, outputDimensions, output);
     }
 }

@@ -16,8 +16,8 @@ internal static class GroupNormOnnx
         string input, string output, int[] outputDimensions)
     {
         string x = graph.Reshape(input, [segments, length]);
-        string y = graph.Standardize(x, segments, length, epsilon);
-        y = Affine(graph, y, [segments, length], gamma, beta, [length]);
+        string y = graph.Standardize(x, epsilon);
+        y = Affine(graph, y, gamma, beta, [length]);
         graph.Reshape(y, outputDimensions, output);
     }
 
@@ -28,23 +28,23 @@ internal static class GroupNormOnnx
         int channels = geometry.Channels, spatial = geometry.SpatialSize;
         bool channelsLast = geometry.Layout == ChannelLayout.ChannelsLast && spatial > 1;
         string x = channelsLast
-            ? graph.SwapLastTwo(graph.Reshape(input, [spatial, channels]), spatial, channels)
+            ? graph.SwapLastTwo(graph.Reshape(input, [spatial, channels]))
             : input;
         int groupLength = channels / groups * spatial;
         string grouped = graph.Reshape(x, [groups, groupLength]);
-        string y = graph.Standardize(grouped, groups, groupLength, epsilon);
+        string y = graph.Standardize(grouped, epsilon);
         y = graph.Reshape(y, [channels, spatial]);
-        y = Affine(graph, y, [channels, spatial], gamma, beta, [channels, 1]);
+        y = Affine(graph, y, gamma, beta, [channels, 1]);
         if (channelsLast)
-            y = graph.SwapLastTwo(y, channels, spatial);
+            y = graph.SwapLastTwo(y);
         graph.Reshape(y, outputDimensions, output);
     }
 
-    private static string Affine(OnnxGraph graph, string y, int[] dimensions, float[] gamma, float[] beta, long[] parameterShape)
+    private static string Affine(OnnxGraph graph, string y, float[] gamma, float[] beta, long[] parameterShape)
     {
         if (gamma.Length == 0)
             return y;
-        string scaled = graph.Apply("Mul", [y, graph.Floats("Gamma", gamma, parameterShape)], dimensions);
-        return graph.Apply("Add", [scaled, graph.Floats("Beta", beta, parameterShape)], dimensions);
+        string scaled = graph.Apply("Mul", [y, graph.Floats("Gamma", gamma, parameterShape)]);
+        return graph.Apply("Add", [scaled, graph.Floats("Beta", beta, parameterShape)]);
     }
 }

@@ -23,21 +23,21 @@ internal static class NetworkOnnx
                 case LinearLayer linear:
                     x = graph.Apply("Gemm",
                         [x, graph.Floats("Weight", linear.Weight.ToArray(), linear.OutputFeatures, linear.InputFeatures), graph.Floats("Bias", linear.Bias.ToArray(), linear.OutputFeatures)],
-                        [width], node => node.AddAttribute("transB", 1L));
+                        node => node.AddAttribute("transB", 1L));
                     break;
                 case ReluLayer:
-                    x = graph.Apply("Relu", [x], [width]);
+                    x = graph.Apply("Relu", [x]);
                     break;
                 case LayerNormLayer layerNorm:
                 {
-                    string output = graph.Variable("LayerNorm", width);
+                    string output = graph.Variable("LayerNorm");
                     GroupNormOnnx.WriteSegments(graph, 1, width, layerNorm.Gamma.ToArray(), layerNorm.Beta.ToArray(), layerNorm.Epsilon, x, output, [width]);
                     x = output;
                     break;
                 }
                 case GroupNormLayer groupNorm when groupNorm.SpatialSize == 1:
                 {
-                    string output = graph.Variable("GroupNorm", width);
+                    string output = graph.Variable("GroupNorm");
                     GroupNormOnnx.WriteChannels(graph, new ChannelGeometry(groupNorm.Channels, 1, ChannelLayout.ChannelsFirst), groupNorm.Groups,
                         groupNorm.Gamma.ToArray(), groupNorm.Beta.ToArray(), groupNorm.Epsilon, x, output, [width]);
                     x = output;

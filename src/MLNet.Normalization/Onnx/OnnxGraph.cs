@@ -5,7 +5,8 @@ namespace MLNet.Normalization.Onnx;
 
 /// <summary>
 /// Builds standard ONNX operators (domain "", opset <see cref="MinimumOpSet"/> and later) into ML.NET's export context.
-/// Every intermediate tensor is declared with its shape: a leading batch dimension (−1), then the given dimensions.
+/// Intermediate tensors are declared without a shape, which the runtime infers: ML.NET would declare a (C, 1) tensor
+/// as (1), since it writes the shape of any one-value type that way.
 /// </summary>
 internal sealed class OnnxGraph(OnnxContext context, string owner)
 {
@@ -17,18 +18,17 @@ internal sealed class OnnxGraph(OnnxContext context, string owner)
     /// <summary>Refuses an export to an opset older than <see cref="MinimumOpSet"/>, naming the transformer.</summary>
     public void CheckOpSet() => Context.CheckOpSetVersion(MinimumOpSet, owner);
 
-    /// <summary>A float tensor of the given dimensions after the batch dimension, named after <paramref name="name"/>.</summary>
-    public string Variable(string name, params int[] dimensions)
-        => Context.AddIntermediateVariable(dimensions.Length == 0 ? NumberDataViewType.Single : new VectorDataViewType(NumberDataViewType.Single, dimensions), name);
+    /// <summary>An intermediate tensor named after <paramref name="name"/>, its shape left to the runtime.</summary>
+    public string Variable(string name) => Context.AddIntermediateVariable(NumberDataViewType.Single, name, skip: true);
 
     /// <summary>A node of one or more inputs writing <paramref name="output"/>.</summary>
     public OnnxNode Node(string op, string output, params string[] inputs)
         => Context.CreateNode(op, inputs, [output], Context.GetNodeName(op), "");
 
-    /// <summary>A new variable of <paramref name="dimensions"/> computed by <paramref name="op"/>.</summary>
-    public string Apply(string op, string[] inputs, int[] dimensions, Action<OnnxNode>? attributes = null)
+    /// <summary>A new variable computed by <paramref name="op"/> from <paramref name="inputs"/>.</summary>
+    public string Apply(string op, string[] inputs, Action<OnnxNode>? attributes = null)
     {
-        string output = Variable(op, dimensions);
+        string output = Variable(op);
         var node = Node(op, output, inputs);
         attributes?.Invoke(node);
         return output;
@@ -41,29 +41,29 @@ internal sealed class OnnxGraph(OnnxContext context, string owner)
     /// <summary>Reshapes to (−1, <paramref name="dimensions"/>), into <paramref name="output"/> when given.</summary>
     public string Reshape(string input, int[] dimensions, string? output = null)
     {
-        output ??= Variable("Reshape", dimensions);
+        output ??= Variable("Reshape");
         long[] shape = [-1, .. dimensions.Select(d => (long)d)];
         Node("Reshape", output, input, Longs("Shape", shape, shape.Length));
         return output;
     }
 
     /// <summary>Swaps the last two of three dimensions: (N, A, B) → (N, B, A).</summary>
-    public string SwapLastTwo(string input, int a, int b)
-        => Apply("Transpose", [input], [b, a], node => node.AddAttribute("perm", new long[] { 0, 2, 1 }));
+    public string SwapLastTwo(string input)
+        => Apply("Transpose", [input], node => node.AddAttribute("perm", new long[] { 0, 2, 1 }));
 
     /// <summary>
     /// (x − mean) / √(var + ε) over the last axis of an (N, groups, length) tensor, with the population variance, as
     /// PyTorch's layer, instance and group norm define it.
     /// </summary>
-    public string Standardize(string input, int groups, int length, float epsilon)
+    public string Standardize(string input, float epsilon)
     {
-        string mean = Apply("ReduceMean", [input], [groups, 1], LastAxis);
-        string centered = Apply("Sub", [input, mean], [groups, length]);
-        string squared = Apply("Mul", [centered, centered], [groups, length]);
-        string variance = Apply("ReduceMean", [squared], [groups, 1], LastAxis);
-        string shifted = Apply("Add", [variance, Floats("Epsilon", [epsilon], 1)], [groups, 1]);
-        string std = Apply("Sqrt", [shifted], [groups, 1]);
-        return Apply("Div", [centered, std], [groups, length]);
+        string mean = Apply("ReduceMean", [input], LastAxis);
+        string centered = Apply("Sub", [input, mean]);
+        string squared = Apply("Mul", [centered, centered]);
+        string variance = Apply("ReduceMean", [squared], LastAxis);
+        string shifted = Apply("Add", [variance, Floats("Epsilon", [epsilon], 1)]);
+        string std = Apply("Sqrt", [shifted]);
+        return Apply("Div", [centered, std]);
     }
 
     private static void LastAxis(OnnxNode node)
