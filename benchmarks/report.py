@@ -206,6 +206,16 @@ def main():
              f"{vs_raw:.2f} (ML.NET, no target)" if vs_raw else "n/a"),
         ])
 
+    # The same NormalizeChannels + BatchNorm pipeline exported with ConvertToOnnx and run in ONNX Runtime.
+    onnx_cursor = median_ms(results, "OnnxExportBenchmarks", "MLNetCursor")
+    if onnx_cursor:
+        rows.append(["cursor over NormalizeChannels(ImageNet) → BatchNorm (ML.NET, baseline)", data, ms(onnx_cursor), "—", "—", "—", "—"])
+        for method, label in [("OnnxRuntimeBatch", "the exported graph in ONNX Runtime, one batch of 256"),
+                              ("OnnxRuntimeRows", "the exported graph in ONNX Runtime, row by row")]:
+            t = median_ms(results, "OnnxExportBenchmarks", method)
+            rows.append([label, data, ms(t), f"ML.NET cursor: {ms(onnx_cursor)}",
+                         f"{onnx_cursor / t:.2f}× ML.NET's speed (no target)" if t else "n/a", "—", "—"])
+
     # 3. Fitting.
     def throughput(method, scale):
         t = median_ms(results, "FittingBenchmarks", method, f"Scale={scale}")
