@@ -337,22 +337,23 @@ internal static unsafe class BatchNormKernel
         {
         }
 
-        /// <summary>Feature vectors are interleaved pixels of C channels: against the coefficients repeated to a pattern.</summary>
+        /// <summary>Feature vectors are interleaved pixels of C channels: against the coefficients laid out as a pattern.</summary>
         public void ApplyRows(int firstRow, int endRow)
         {
             int channels = shape.Channels, patternLength = ChannelAffine.PatternLength(channels);
-            var rows = new Range(firstRow * channels, endRow * channels);
-            ReadOnlySpan<float> input = x.Span[rows], scaleValues = scale.Span[..channels], shiftValues = shift.Span[..channels];
-            if (patternLength == channels)
+            var patterns = ArrayPool<float>.Shared.Rent(2 * patternLength);
+            try
             {
-                ChannelAffine.ApplyInterleaved(input, scaleValues, shiftValues, y.Span[rows]);
-                return;
+                Span<float> scalePattern = patterns.AsSpan(0, patternLength), shiftPattern = patterns.AsSpan(patternLength, patternLength);
+                ChannelAffine.FillPattern<float>(scale.Span[..channels], scalePattern);
+                ChannelAffine.FillPattern<float>(shift.Span[..channels], shiftPattern);
+                var rows = new Range(firstRow * channels, endRow * channels);
+                ChannelAffine.ApplyInterleaved(x.Span[rows], scalePattern, shiftPattern, y.Span[rows]);
             }
-            // At most 2 × 4 KB (ChannelAffine.PatternLength).
-            Span<float> scalePattern = stackalloc float[patternLength], shiftPattern = stackalloc float[patternLength];
-            ChannelAffine.FillPattern(scaleValues, scalePattern);
-            ChannelAffine.FillPattern(shiftValues, shiftPattern);
-            ChannelAffine.ApplyInterleaved(input, scalePattern, shiftPattern, y.Span[rows]);
+            finally
+            {
+                ArrayPool<float>.Shared.Return(patterns);
+            }
         }
 
         public void Apply(int channel, int firstRow, int endRow)

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -14,28 +13,29 @@ namespace MLNet.Normalization.Kernels;
 /// </summary>
 /// <remarks>
 /// Channels-first data is a contiguous run per channel with scalar coefficients (<see cref="Apply"/>). Interleaved
-/// (channels-last) data repeats its C coefficients every C values; <see cref="FillPattern"/> repeats them over
-/// <see cref="PatternLength"/> values, a whole number of vectors and of pixels, so <see cref="ApplyInterleaved"/> runs
-/// whole vectors against pattern vectors. Both are hand loops over <see cref="Vector{T}"/>: TensorPrimitives has
-/// no span · scalar + scalar overload, and its span-coefficient overloads read the coefficients as a third stream
-/// (the former ChannelAffineKernel, at 0.5 of memory bandwidth where memory is fast).
+/// (channels-last) data repeats its C coefficients every C values: <see cref="FillPattern"/> lays them out
+/// C + width − 1 long, so that the vector at any channel phase is one load, and <see cref="ApplyInterleaved"/> steps
+/// the phase by width mod C per vector. All are hand loops over <see cref="Vector{T}"/>: TensorPrimitives has no
+/// span · scalar + scalar overload, and its span-coefficient overloads read the coefficients as a third stream (the
+/// former ChannelAffineKernel, at 0.5 of memory bandwidth where memory is fast). Stores start at a vector-aligned
+/// address, so none straddles two cache lines.
 /// </remarks>
 internal static class ChannelAffine
 {
-    /// <summary>Floats a repeated coefficient pattern holds at most when the channels allow a shorter one: 4 KB, in L1.</summary>
-    private const int MaxPatternLength = 1024;
-
     /// <summary>y[i] = x[i] · scale + shift: one channel's contiguous values (a channels-first plane).</summary>
     public static void Apply(ReadOnlySpan<float> x, float scale, float shift, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
-        ref float source = ref MemoryMarshal.GetReference(x);
-        ref float destination = ref MemoryMarshal.GetReference(y);
-        int n = x.Length, i = 0, step = Vector<float>.Count;
+        int n = x.Length, i = 0;
         if (Vector.IsHardwareAccelerated)
         {
+            for (int head = Math.Min(n, ValuesBeforeAlignment(y)); i < head; i++)
+                y[i] = x[i] * scale + shift;
+            ref float source = ref MemoryMarshal.GetReference(x);
+            ref float destination = ref MemoryMarshal.GetReference(y);
             var s = new Vector<float>(scale);
             var t = new Vector<float>(shift);
+            int step = Vector<float>.Count;
             // Four vectors per step keep several loads in flight.
             for (; i <= n - 4 * step; i += 4 * step)
             {
@@ -56,152 +56,175 @@ internal static class ChannelAffine
     }
 
     /// <summary>
-    /// The length of the coefficient pattern of <paramref name="channels"/> interleaved channels: the largest multiple
-    /// of lcm(C, vector width) up to 1024 floats, so that a pattern is a whole number of pixels and of vectors; or C
-    /// when lcm(C, vector width) exceeds that, and then the last C mod width values of each pixel run scalar.
+    /// The length of the coefficient pattern of <paramref name="channels"/> interleaved channels, C + width − 1:
+    /// the vector of coefficients at channel phase k is values [k, k + width) of it.
     /// </summary>
     public static int PatternLength(int channels)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
-        int width = Vector.IsHardwareAccelerated ? Vector<float>.Count : 1;
-        long period = (long)channels / Gcd(channels, width) * width;
-        return period > MaxPatternLength ? channels : (int)(MaxPatternLength / period * period);
+        return channels + Vector<float>.Count - 1;
     }
 
     /// <summary>pattern[i] = perChannel[i mod C] over <see cref="PatternLength"/>(C) values.</summary>
-    public static void FillPattern(ReadOnlySpan<float> perChannel, Span<float> pattern)
+    public static void FillPattern<T>(ReadOnlySpan<T> perChannel, Span<T> pattern)
     {
         if (pattern.Length != PatternLength(perChannel.Length))
             throw new ArgumentException($"A pattern of {perChannel.Length} channels holds {PatternLength(perChannel.Length)} values, got {pattern.Length}.", nameof(pattern));
         for (int start = 0; start < pattern.Length; start += perChannel.Length)
-            perChannel.CopyTo(pattern[start..]);
+            perChannel[..Math.Min(perChannel.Length, pattern.Length - start)].CopyTo(pattern[start..]);
     }
 
     /// <summary>
-    /// y[i] = x[i] · scalePattern[i mod P] + shiftPattern[i mod P], P the patterns' length (see <see cref="FillPattern"/>):
-    /// interleaved pixels y[p·C + c] = x[p·C + c] · scale[c] + shift[c]. <paramref name="x"/> starts at a pixel.
+    /// y[p·C + c] = x[p·C + c] · scale[c] + shift[c] over whole interleaved pixels, with the coefficients as
+    /// <see cref="FillPattern"/> lays them out.
     /// </summary>
     public static void ApplyInterleaved(ReadOnlySpan<float> x, ReadOnlySpan<float> scalePattern, ReadOnlySpan<float> shiftPattern, Span<float> y)
     {
-        CheckLengths(x.Length, y.Length);
-        CheckLengths(scalePattern.Length, shiftPattern.Length);
-        int period = scalePattern.Length;
-        ref float scale = ref MemoryMarshal.GetReference(scalePattern);
-        ref float shift = ref MemoryMarshal.GetReference(shiftPattern);
-        for (int start = 0; start < x.Length; start += period)
+        int channels = ChannelsOf(x.Length, y.Length, scalePattern.Length, shiftPattern.Length);
+        int n = x.Length, i = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            int count = Math.Min(period, x.Length - start), i = 0;
-            ref float source = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), start);
-            ref float destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), start);
-            if (Vector.IsHardwareAccelerated)
+            for (int head = Math.Min(n, ValuesBeforeAlignment(y)); i < head; i++)
+                y[i] = x[i] * scalePattern[i % channels] + shiftPattern[i % channels];
+            ref float source = ref MemoryMarshal.GetReference(x);
+            ref float destination = ref MemoryMarshal.GetReference(y);
+            ref float scale = ref MemoryMarshal.GetReference(scalePattern);
+            ref float shift = ref MemoryMarshal.GetReference(shiftPattern);
+            int step = Vector<float>.Count, advance = step % channels, phase = i % channels;
+            for (; i <= n - step; i += step)
             {
-                for (int step = Vector<float>.Count; i <= count - step; i += step)
-                {
-                    var s = Vector.LoadUnsafe(ref scale, (nuint)i);
-                    var t = Vector.LoadUnsafe(ref shift, (nuint)i);
-                    Vector.StoreUnsafe(Vector.LoadUnsafe(ref source, (nuint)i) * s + t, ref destination, (nuint)i);
-                }
+                var s = Vector.LoadUnsafe(ref scale, (nuint)phase);
+                var t = Vector.LoadUnsafe(ref shift, (nuint)phase);
+                Vector.StoreUnsafe(Vector.LoadUnsafe(ref source, (nuint)i) * s + t, ref destination, (nuint)i);
+                phase += advance;
+                if (phase >= channels)
+                    phase -= channels;
             }
-            for (; i < count; i++)
-                Unsafe.Add(ref destination, i) = Unsafe.Add(ref source, i) * Unsafe.Add(ref scale, i) + Unsafe.Add(ref shift, i);
         }
+        for (; i < n; i++)
+            y[i] = x[i] * scalePattern[i % channels] + shiftPattern[i % channels];
     }
 
     /// <summary>
     /// y[p·C + c] = x[p·C + source[c]] · scale[c] + shift[c]: <see cref="ApplyInterleaved"/> for pixels whose channels
-    /// are read in another order (Caffe's RGB to BGR), with the reading order of <paramref name="reorder"/>.
+    /// are read in another order (Caffe's RGB to BGR), the order of <paramref name="reorder"/>.
     /// </summary>
     public static void ApplyInterleavedReordered(ReadOnlySpan<float> x, InterleavedReorder reorder, ReadOnlySpan<float> scalePattern, ReadOnlySpan<float> shiftPattern,
         Span<float> y)
     {
-        CheckLengths(x.Length, y.Length);
-        CheckLengths(scalePattern.Length, shiftPattern.Length);
-        CheckLengths(scalePattern.Length, reorder.PatternLength);
-        int period = scalePattern.Length, n = x.Length, width = reorder.VectorWidth;
-        for (int start = 0; start < n; start += period)
+        int channels = ChannelsOf(x.Length, y.Length, scalePattern.Length, shiftPattern.Length);
+        if (channels != reorder.Channels)
+            throw new ArgumentException($"The coefficients are of {channels} channels, the reorder of {reorder.Channels}.", nameof(reorder));
+        int n = x.Length, i = 0;
+        if (reorder.Path != ReorderPath.OneAtATime)
         {
-            int count = Math.Min(period, n - start);
-            // Whole vectors, each at a multiple of its width in the pattern, whose reads x[j + ReadStart, j + ReadEnd)
-            // stay inside x; the values before and after them (a pixel or two at each end of the data, the last
-            // C mod width of a pattern of one pixel) run one at a time.
-            int first = Math.Min(count, (Math.Max(0, -(start + reorder.ReadStart)) + width - 1) / width * width);
-            int end = Math.Max(first, Math.Min(count, n - start - reorder.ReadEnd + width));
-            var run = new PatternRun(start, scalePattern, shiftPattern);
-            ApplyReorderedScalar(x, y, reorder, run, 0, first);
-            int done = !Vector.IsHardwareAccelerated ? first
-                : reorder.Permutes ? ApplyReorderedPermute(x, y, reorder, run, first, end)
-                : ApplyReorderedBlend(x, y, reorder, run, first, end);
-            ApplyReorderedScalar(x, y, reorder, run, done, count);
+            // The first aligned vector whose reads x[i + ReadStart, i + ReadEnd) start inside x (a pixel or so in).
+            i = Math.Min(n, ValuesBeforeAlignment(y));
+            while (i < -reorder.ReadStart)
+                i += reorder.VectorWidth;
+            i = Math.Min(i, n);
+            ApplyReorderedScalar(x, y, reorder, scalePattern, shiftPattern, 0, i);
+            i = reorder.Path == ReorderPath.Permute
+                ? ApplyReorderedPermute(x, y, reorder, scalePattern, shiftPattern, i)
+                : ApplyReorderedBlend(x, y, reorder, scalePattern, shiftPattern, i);
         }
+        ApplyReorderedScalar(x, y, reorder, scalePattern, shiftPattern, i, n);
     }
 
-    /// <summary>The pattern run of the data that begins at value <see cref="Start"/>, with the coefficient patterns.</summary>
-    private readonly ref struct PatternRun(int start, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift)
-    {
-        public int Start { get; } = start;
-        public ReadOnlySpan<float> Scale { get; } = scale;
-        public ReadOnlySpan<float> Shift { get; } = shift;
-    }
-
-    /// <summary>Values [<paramref name="from"/>, <paramref name="to"/>) of a pattern run, one at a time.</summary>
-    private static void ApplyReorderedScalar(ReadOnlySpan<float> x, Span<float> y, InterleavedReorder reorder, PatternRun run, int from, int to)
+    /// <summary>Values [<paramref name="from"/>, <paramref name="to"/>), one at a time.</summary>
+    private static void ApplyReorderedScalar(ReadOnlySpan<float> x, Span<float> y, InterleavedReorder reorder, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift,
+        int from, int to)
     {
         for (int i = from; i < to; i++)
-            y[run.Start + i] = x[run.Start + i + reorder.OffsetAt(i)] * run.Scale[i] + run.Shift[i];
+        {
+            int c = i % reorder.Channels;
+            y[i] = x[i + reorder.OffsetPattern[c]] * scale[c] + shift[c];
+        }
     }
 
     /// <summary>
-    /// Whole vectors of a pattern run from <paramref name="from"/> while they end by <paramref name="to"/>, each from
-    /// two loads that cover its reads and one permute by the reorder's index pattern; returns where they stopped.
-    /// Hand-written AVX2 because .NET 8 has no portable permute across lanes by a variable index: RGB to BGR then runs
-    /// at the speed of the plain interleaved map, where the portable blend takes 1.2 to 1.5 times as long.
+    /// Vectors of 8 from <paramref name="from"/> while their reads stay inside x, each from two loads that cover its
+    /// reads and a permute; returns where they stopped. Hand-written AVX2 because .NET 8 has no portable permute
+    /// across lanes by a variable index: RGB to BGR then runs at the speed of the plain interleaved map, where the
+    /// portable blend of shifted loads takes 1.2 to 1.5 times as long.
     /// </summary>
-    private static int ApplyReorderedPermute(ReadOnlySpan<float> x, Span<float> y, InterleavedReorder reorder, PatternRun run, int from, int to)
+    private static int ApplyReorderedPermute(ReadOnlySpan<float> x, Span<float> y, InterleavedReorder reorder, ReadOnlySpan<float> scalePattern,
+        ReadOnlySpan<float> shiftPattern, int from)
     {
         ref float input = ref MemoryMarshal.GetReference(x);
         ref float output = ref MemoryMarshal.GetReference(y);
-        ref float scale = ref MemoryMarshal.GetReference(run.Scale);
-        ref float shift = ref MemoryMarshal.GetReference(run.Shift);
-        ref int permutation = ref MemoryMarshal.GetArrayDataReference(reorder.Permutation);
-        int i = from, step = Vector256<float>.Count;
-        for (; i <= to - step; i += step)
+        ref float scale = ref MemoryMarshal.GetReference(scalePattern);
+        ref float shift = ref MemoryMarshal.GetReference(shiftPattern);
+        ref int offsets = ref MemoryMarshal.GetArrayDataReference(reorder.OffsetPattern);
+        int channels = reorder.Channels, step = Vector256<float>.Count, advance = step % channels, phase = from % channels, i = from;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) - Vector256.Create(reorder.ReadStart);
+        var firstLoad = Vector256.Create(step);
+        for (; i <= x.Length - reorder.ReadEnd; i += step)
         {
-            int j = run.Start + i, read = j + reorder.ReadStart;
-            // Lane k takes lane (index & 7) of the first load, or of the second where the index is negative.
-            var index = Vector256.LoadUnsafe(ref permutation, (nuint)i);
+            // Lane k reads x[i + k + offset] = lane k + offset − ReadStart of the two loads from x[i + ReadStart].
+            var index = lanes + Vector256.LoadUnsafe(ref offsets, (nuint)phase);
+            int read = i + reorder.ReadStart;
             var first = Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref input, (nuint)read), index);
             var second = Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref input, (nuint)(read + step)), index);
-            var value = Avx.BlendVariable(first, second, index.AsSingle());
-            (value * Vector256.LoadUnsafe(ref scale, (nuint)i) + Vector256.LoadUnsafe(ref shift, (nuint)i)).StoreUnsafe(ref output, (nuint)j);
+            var value = Vector256.ConditionalSelect(Vector256.LessThan(index, firstLoad).AsSingle(), first, second);
+            (value * Vector256.LoadUnsafe(ref scale, (nuint)phase) + Vector256.LoadUnsafe(ref shift, (nuint)phase)).StoreUnsafe(ref output, (nuint)i);
+            phase += advance;
+            if (phase >= channels)
+                phase -= channels;
         }
         return i;
     }
 
     /// <summary>
-    /// Whole vectors of a pattern run from <paramref name="from"/> while they end by <paramref name="to"/>: one load
-    /// of x shifted by each distinct offset, blended by that offset's mask; returns where they stopped.
+    /// Vectors from <paramref name="from"/> while their reads stay inside x: one load of x shifted by each distinct
+    /// offset, each blended into the lanes whose channel reads at it; returns where they stopped.
     /// </summary>
-    private static int ApplyReorderedBlend(ReadOnlySpan<float> x, Span<float> y, InterleavedReorder reorder, PatternRun run, int from, int to)
+    private static int ApplyReorderedBlend(ReadOnlySpan<float> x, Span<float> y, InterleavedReorder reorder, ReadOnlySpan<float> scalePattern,
+        ReadOnlySpan<float> shiftPattern, int from)
     {
         ref float input = ref MemoryMarshal.GetReference(x);
         ref float output = ref MemoryMarshal.GetReference(y);
-        ref float scale = ref MemoryMarshal.GetReference(run.Scale);
-        ref float shift = ref MemoryMarshal.GetReference(run.Shift);
-        ref int masks = ref MemoryMarshal.GetArrayDataReference(reorder.Masks);
+        ref float scale = ref MemoryMarshal.GetReference(scalePattern);
+        ref float shift = ref MemoryMarshal.GetReference(shiftPattern);
+        ref int offsetPattern = ref MemoryMarshal.GetArrayDataReference(reorder.OffsetPattern);
         var offsets = reorder.Offsets;
-        int i = from, step = Vector<float>.Count, period = run.Scale.Length;
-        for (; i <= to - step; i += step)
+        int channels = reorder.Channels, step = Vector<float>.Count, advance = step % channels, phase = from % channels, i = from;
+        for (; i <= x.Length - reorder.ReadEnd; i += step)
         {
-            int j = run.Start + i;
-            var value = Vector.LoadUnsafe(ref input, (nuint)(j + offsets[0]));
+            var laneOffsets = Vector.LoadUnsafe(ref offsetPattern, (nuint)phase);
+            var value = Vector.LoadUnsafe(ref input, (nuint)(i + offsets[0]));
             for (int o = 1; o < offsets.Length; o++)
-                value = Vector.ConditionalSelect(Vector.LoadUnsafe(ref masks, (nuint)((o - 1) * period + i)), Vector.LoadUnsafe(ref input, (nuint)(j + offsets[o])), value);
-            Vector.StoreUnsafe(value * Vector.LoadUnsafe(ref scale, (nuint)i) + Vector.LoadUnsafe(ref shift, (nuint)i), ref output, (nuint)j);
+                value = Vector.ConditionalSelect(Vector.Equals(laneOffsets, new Vector<int>(offsets[o])), Vector.LoadUnsafe(ref input, (nuint)(i + offsets[o])), value);
+            Vector.StoreUnsafe(value * Vector.LoadUnsafe(ref scale, (nuint)phase) + Vector.LoadUnsafe(ref shift, (nuint)phase), ref output, (nuint)i);
+            phase += advance;
+            if (phase >= channels)
+                phase -= channels;
         }
         return i;
     }
 
-    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
+    /// <summary>
+    /// Values before the first whose address is a multiple of the vector size, from where no store straddles two
+    /// cache lines. Should the array move after this, stores would only be slower.
+    /// </summary>
+    private static unsafe int ValuesBeforeAlignment(Span<float> y)
+    {
+        fixed (float* start = y)
+        {
+            nuint size = (nuint)Vector<byte>.Count;
+            return (int)((size - (nuint)start % size) % size / sizeof(float));
+        }
+    }
+
+    private static int ChannelsOf(int x, int y, int scalePattern, int shiftPattern)
+    {
+        CheckLengths(x, y);
+        CheckLengths(scalePattern, shiftPattern);
+        int channels = scalePattern - (Vector<float>.Count - 1);
+        if (channels < 1 || x % channels != 0)
+            throw new ArgumentException($"Coefficient patterns of {scalePattern} values (C + {Vector<float>.Count - 1}) do not fit {x} values of whole pixels.");
+        return channels;
+    }
 
     private static void CheckLengths(int x, int y)
     {
@@ -211,78 +234,63 @@ internal static class ChannelAffine
 }
 
 /// <summary>
-/// The reading order of interleaved channels y[p·C + c] = x[p·C + source[c]] as offsets: value i of a pattern run
-/// reads x[i + source[c] − c] with c = i mod C, so a vector of outputs reads a window of x around its own position.
+/// The reading order of interleaved channels y[p·C + c] = x[p·C + source[c]] as offsets: value i reads
+/// x[i + source[c] − c] with c = i mod C, so a vector of outputs reads a window of x around its own position.
 /// Where that window fits in two 256-bit vectors and the hardware has AVX2 (RGB to BGR: offsets +2, 0, −2, a window
-/// of 12), a vector is two loads and a permute by <see cref="Permutation"/>; otherwise one load per distinct offset,
-/// blended by that offset's mask in <see cref="Masks"/>. Both patterns span <see cref="ChannelAffine.PatternLength"/> values.
+/// of 12), a vector is two loads and a permute; otherwise, with at most four distinct offsets, one load per offset
+/// blended by the lanes that read at it; other orders (many channels read far apart) go one value at a time.
 /// </summary>
 internal sealed class InterleavedReorder
 {
-    private readonly int[] _offsetOfChannel;
+    /// <summary>Distinct offsets the blend takes at most: each costs a load and a blend per vector.</summary>
+    private const int MaxBlendOffsets = 4;
 
     public InterleavedReorder(ReadOnlySpan<int> sourceChannel)
     {
-        int channels = sourceChannel.Length;
-        _offsetOfChannel = new int[channels];
-        for (int c = 0; c < channels; c++)
-            _offsetOfChannel[c] = sourceChannel[c] - c;
-        PatternLength = ChannelAffine.PatternLength(channels);
-        int lowest = _offsetOfChannel.Min(), highest = _offsetOfChannel.Max(), window = Vector256<float>.Count;
-        Permutes = Avx2.IsSupported && highest - lowest <= window && PatternLength % window == 0;
-        if (Permutes)
-        {
-            // Lane k of the vector at i (a multiple of 8) reads x[i + k + offset] = lane k + offset − lowest of the
-            // two loads from x[i + lowest]: bits 0-2 pick the lane, the sign bit the second load.
-            ReadStart = lowest;
-            ReadEnd = lowest + 2 * window;
-            Permutation = new int[PatternLength];
-            for (int i = 0; i < PatternLength; i++)
-            {
-                int lane = i % window + OffsetAt(i) - lowest;
-                Permutation[i] = lane < window ? lane : (lane - window) | int.MinValue;
-            }
-            Offsets = [];
-            Masks = [];
-        }
-        else
-        {
-            ReadStart = lowest;
-            ReadEnd = highest + VectorWidth;
-            Permutation = [];
-            // The first offset is the base the others are blended into, each by its mask of PatternLength values.
-            Offsets = _offsetOfChannel.Distinct().ToArray();
-            Masks = new int[(Offsets.Length - 1) * PatternLength];
-            for (int o = 1; o < Offsets.Length; o++)
-                for (int i = 0; i < PatternLength; i++)
-                    Masks[(o - 1) * PatternLength + i] = OffsetAt(i) == Offsets[o] ? -1 : 0;
-        }
+        Channels = sourceChannel.Length;
+        var offsetOfChannel = new int[Channels];
+        for (int c = 0; c < Channels; c++)
+            offsetOfChannel[c] = sourceChannel[c] - c;
+        OffsetPattern = new int[ChannelAffine.PatternLength(Channels)];
+        ChannelAffine.FillPattern<int>(offsetOfChannel, OffsetPattern);
+        Offsets = offsetOfChannel.Distinct().ToArray();
+        int lowest = Offsets.Min(), highest = Offsets.Max(), window = Vector256<float>.Count;
+        Path = Avx2.IsSupported && highest - lowest <= window ? ReorderPath.Permute
+            : Vector.IsHardwareAccelerated && Offsets.Length <= MaxBlendOffsets ? ReorderPath.Blend
+            : ReorderPath.OneAtATime;
+        ReadStart = lowest;
+        ReadEnd = Path == ReorderPath.Permute ? lowest + 2 * window : highest + Vector<float>.Count;
     }
 
-    /// <summary>The length of the coefficient patterns this reorder goes with: <see cref="ChannelAffine.PatternLength"/>(C).</summary>
-    public int PatternLength { get; }
+    public int Channels { get; }
 
-    /// <summary>Whether vectors are permuted from a two-vector window (AVX2) rather than blended from shifted loads.</summary>
-    public bool Permutes { get; }
+    /// <summary>source[c] − c laid out as <see cref="ChannelAffine.FillPattern"/> lays out coefficients.</summary>
+    public int[] OffsetPattern { get; }
+
+    /// <summary>The distinct offsets, in channel order of first use.</summary>
+    public int[] Offsets { get; }
+
+    public ReorderPath Path { get; }
 
     /// <summary>The values one vector handles: 8 for the permute, the <see cref="Vector{T}"/> width for the blend.</summary>
-    public int VectorWidth => Permutes ? Vector256<float>.Count : Vector<float>.Count;
+    public int VectorWidth => Path == ReorderPath.Permute ? Vector256<float>.Count : Vector<float>.Count;
 
-    /// <summary>The vector of outputs at value j reads x[j + <see cref="ReadStart"/>, j + <see cref="ReadEnd"/>).</summary>
+    /// <summary>The vector of outputs at value i reads x[i + <see cref="ReadStart"/>, i + <see cref="ReadEnd"/>).</summary>
     public int ReadStart { get; }
 
     /// <inheritdoc cref="ReadStart"/>
     public int ReadEnd { get; }
+}
 
-    /// <summary>The permute's index pattern: lane in bits 0-2, the second load in the sign bit.</summary>
-    public int[] Permutation { get; }
+/// <summary>How <see cref="ChannelAffine.ApplyInterleavedReordered"/> reads reordered channels.</summary>
+internal enum ReorderPath
+{
+    /// <summary>Two loads and a cross-lane permute per vector (AVX2).</summary>
+    Permute,
 
-    /// <summary>The distinct offsets source[c] − c of the blend, in channel order of first use.</summary>
-    public int[] Offsets { get; }
+    /// <summary>One load per distinct offset, blended by lane.</summary>
+    Blend,
 
-    /// <summary>The blend's masks, one pattern per offset after the first.</summary>
-    public int[] Masks { get; }
-
-    /// <summary>The offset of value <paramref name="i"/> of a pattern run: source[c] − c, c = i mod C.</summary>
-    public int OffsetAt(int i) => _offsetOfChannel[i % _offsetOfChannel.Length];
+    /// <summary>One value at a time.</summary>
+    OneAtATime,
 }
