@@ -50,6 +50,7 @@ THREADS = [1, 2]
 def torch_results(torch, threads):
     """PyTorch's times on as many threads as ours: the 2-thread run, or the 1-thread one."""
     return torch["results"] if threads == torch["threads"] else torch.get("results_1_thread", {})
+RAW_CURSOR_TARGET = 0.7
 
 
 def normalize_references(artifacts):
@@ -62,7 +63,6 @@ def normalize_references(artifacts):
             with open(path) as f:
                 references[threads] = json.load(f)
     return references
-RAW_CURSOR_TARGET = 0.7
 
 
 def parse_params(text):

@@ -11,10 +11,9 @@ matrices ("gemm_1024", the reference of GemmBenchmarks), on 2 threads and on 1.
 
 With --normalize it times only the per-channel normalize reference, batch_norm eval (F.batch_norm(x, mean, var,
 w, b, training=False)) on both shapes, NCHW and channels_last, under torch.inference_mode(), on --threads threads
-alone. Run it once per thread count with OMP_NUM_THREADS (and OPENBLAS_NUM_THREADS) set to that count in the
-environment, as run.sh does: torch sizes its OpenMP pool from it at start-up, and a loaded process that was started
-with another count and then told torch.set_num_threads measured slower and far noisier. It refuses to run when the
-environment disagrees with --threads.
+alone. Run it once per thread count with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to that count in the
+environment, as run.sh does, so that every thread pool of the process has that size from start-up (with neither
+set, torch starts on 1 thread here); it refuses to run when the environment disagrees with --threads.
 
     /usr/bin/python3 benchmarks/torch_reference.py [--runs N] [--warmup W] > torch.json
     OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=T /usr/bin/python3 benchmarks/torch_reference.py --normalize --threads T > torch_normalize_T.json
