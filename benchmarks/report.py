@@ -23,12 +23,16 @@ ROW_FLOATS = 3 * 224 * 224
 FITTING_BASE_ROWS = 64
 
 # (method, label, PyTorch op, bandwidth reference, minimum memory traffic in units of that reference's traffic,
-# PyTorch target). The two-buffer reference reads x and writes y once; the four-buffer one also reads dy and writes
-# dx: the working set of a training forward + backward, which caches hold less of than two buffers.
+# PyTorch target, or None for a row shown for information, with no target on either ratio). The two-buffer reference reads x and writes y once; the four-buffer one also
+# reads dy and writes dx: the working set of a training forward + backward, which caches hold less of than two buffers.
 TWO_BUFFERS, FOUR_BUFFERS = "StreamingMultiplyAdd", "StreamingMultiplyAddFourBuffers"
 KERNELS = [
-    ("ChannelNormalize", "per-channel normalize (ChannelAffineKernel, ML.NET row kernel)", "batch_norm_eval", TWO_BUFFERS, 1.0, 1.0),
+    ("ChannelNormalize", "per-channel normalize (ChannelAffineKernel over (C, H, W) rows, ML.NET row kernel)", "batch_norm_eval", TWO_BUFFERS, 1.0, 1.0),
     ("BatchNormInference", "BN inference (BatchNormKernel.ApplyChannelAffine)", "batch_norm_eval", TWO_BUFFERS, 1.0, 1.0),
+    ("ChannelNormalizeInterleaved", "per-channel normalize, (H, W, C) interleaved rows (ChannelAffineKernel)",
+     "batch_norm_eval_channels_last", TWO_BUFFERS, 1.0, None),
+    ("ChannelNormalizeInterleavedBgr", "the same reading the first three channels in reverse (Caffe's RGB → BGR)",
+     "batch_norm_eval_channels_last", TWO_BUFFERS, 1.0, None),
     ("BatchNormTrainForward", "BN train forward (BatchNormKernel.ForwardTraining)", "batch_norm_train_forward", TWO_BUFFERS, 1.5, 1.0),
     ("BatchNormTrainForwardBackward", "BN train forward + backward", "batch_norm_train_forward_backward", FOUR_BUFFERS, 2.0, 1.5),
     ("LayerNorm", "LayerNorm (GroupNormKernel, G=1 over C·H·W)", "layer_norm", TWO_BUFFERS, 1.5, 1.0),
@@ -47,6 +51,18 @@ def torch_results(torch, threads):
     """PyTorch's times on as many threads as ours: the 2-thread run, or the 1-thread one."""
     return torch["results"] if threads == torch["threads"] else torch.get("results_1_thread", {})
 RAW_CURSOR_TARGET = 0.7
+
+
+def normalize_references(artifacts):
+    """{threads: torch_reference.py --normalize report}, one per thread count that run.sh timed in its own process
+    (ARTIFACTS/torch_normalize_T.json). The per-channel normalize rows take batch_norm eval from these when present."""
+    references = {}
+    for threads in THREADS:
+        path = os.path.join(artifacts, f"torch_normalize_{threads}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                references[threads] = json.load(f)
+    return references
 
 
 def parse_params(text):
@@ -123,6 +139,7 @@ def main():
     results, env = load_bdn(artifacts)
     with open(torch_json) as f:
         torch = json.load(f)
+    normalize = normalize_references(artifacts)
     meanvar_fit = None
     for path in glob.glob(os.path.join(artifacts, "fitted", "*.fit-seconds.txt")):
         meanvar_fit = open(path).read().strip()
@@ -142,6 +159,7 @@ def main():
             references = {name: median_ms(results, "KernelBenchmarks", name, params) for name in (TWO_BUFFERS, FOUR_BUFFERS)}
             stream = references[TWO_BUFFERS]
             torch_shape = torch_results(torch, threads).get(shape, {})
+            torch_normalize = {**torch_shape, **normalize.get(threads, {}).get("results", {}).get(shape, {})}
             where = f"{shape}, {threads} thread{'s' if threads > 1 else ''}"
             rows.append(["streaming x·a+b (Vector256, bandwidth reference)", where, ms(stream), "—", "—",
                          f"PyTorch `x*a+b`: {ms(torch_shape.get('mul_add'))} (fused `torch.add(out=)`: {ms(torch_shape.get('mul_add_fused_out'))})",
@@ -152,19 +170,23 @@ def main():
                          "—", "—"])
             for method, label, op, reference, traffic, torch_target in KERNELS:
                 ours = median_ms(results, "KernelBenchmarks", method, params)
-                theirs = torch_shape.get(op)
+                theirs = torch_normalize.get(op)
                 t_ref = references[reference]
                 bandwidth = traffic * t_ref / ours if ours and t_ref else None
                 raw = t_ref / ours if ours and t_ref else None
                 speedup = theirs / ours if ours and theirs else None
-                record(f"{label}, {where}: bandwidth", bandwidth, BANDWIDTH_TARGET)
-                record(f"{label}, {where}: vs PyTorch", speedup, torch_target)
+                targeted = torch_target is not None
+                if targeted:
+                    record(f"{label}, {where}: bandwidth", bandwidth, BANDWIDTH_TARGET)
+                    record(f"{label}, {where}: vs PyTorch", speedup, torch_target)
                 rows.append([
                     label, where, ms(ours),
                     f"{'streaming' if reference == TWO_BUFFERS else 'four-buffer streaming'}: {ms(t_ref)}; min. traffic ×{traffic:g}",
-                    (f"{bandwidth:.2f} of bandwidth (raw t_ref/t = {raw:.3f}) → {verdict(bandwidth, BANDWIDTH_TARGET)}" if bandwidth else "n/a"),
+                    (f"{bandwidth:.2f} of bandwidth (raw t_ref/t = {raw:.3f}) → {verdict(bandwidth, BANDWIDTH_TARGET)}" if bandwidth and targeted else
+                     f"{bandwidth:.2f} of bandwidth (no target)" if bandwidth else "n/a"),
                     f"PyTorch `{op}`: {ms(theirs)}",
-                    (f"{speedup:.2f}× → {verdict(speedup, torch_target)}" if speedup else "n/a"),
+                    (f"{speedup:.2f}× (no target)" if speedup and not targeted else
+                     f"{speedup:.2f}× → {verdict(speedup, torch_target)}" if speedup else "n/a"),
                 ])
 
     # GEMM 1024³ against torch.mm (OpenBLAS) on as many threads.
@@ -271,6 +293,13 @@ def main():
         f"- .NET: {env.get('RuntimeVersion', '?')}, BenchmarkDotNet {env.get('BenchmarkDotNetVersion', '?')}, "
         f"in-process, 2 warmup + 5 iterations, medians, tier-1 code (DOTNET_TC_CallCountingDelayMs=0, see run.sh); Microsoft.ML {mlnet_version()}; kernels and GEMM on 1 and 2 threads, each against references on as many",
         f"- PyTorch {torch['torch']} CPU, {torch['threads']} threads, median of {torch['runs']} runs after {torch['warmup']} warmup calls",
+    ] + [
+        f"- per-channel normalize rows, {threads} thread{'s' if threads > 1 else ''}: PyTorch `batch_norm` eval "
+        f"(`F.batch_norm(x, mean, var, w, b, training=False)`, inference mode) from its own process started with "
+        f"OMP_NUM_THREADS={reference['environment']['OMP_NUM_THREADS']} and OPENBLAS_NUM_THREADS={reference['environment']['OPENBLAS_NUM_THREADS']} "
+        f"(`torch_reference.py --normalize`), median of {reference['runs']} runs after {reference['warmup']} warmup calls"
+        for threads, reference in sorted(normalize.items())
+    ] + [
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

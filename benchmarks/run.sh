@@ -7,6 +7,8 @@
 #      BenchmarkDotNet.Artifacts/fitted/ (about 6 minutes on 2 cores: Microsoft.ML's fit is quadratic in the vector length);
 #   4. runs every BenchmarkDotNet class in process (JSON, CSV and markdown under BenchmarkDotNet.Artifacts/results);
 #   5. runs benchmarks/torch_reference.py (2 threads) into BenchmarkDotNet.Artifacts/torch_reference.json;
+#      for the per-channel normalize rows, torch_reference.py --normalize once per thread count (1 and 2), each process
+#      started with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS at that count, into torch_normalize_1.json and _2.json;
 #   6. joins both with benchmarks/report.py into one table, printed and written to BENCHMARKS.md;
 #   7. times one Fashion-MNIST epoch of the MLP, ours and PyTorch's, and appends that table.
 # Usage: bash benchmarks/run.sh   (from anywhere; about 12 minutes on 2 cores once the model is fitted, 17 the first time)
@@ -42,6 +44,10 @@ dotnet "$DLL" --fit-meanvariance
 DOTNET_TC_CallCountingDelayMs=0 dotnet "$DLL" --filter '*' --artifacts "$ARTIFACTS"
 
 "$PYTHON" benchmarks/torch_reference.py > "$ARTIFACTS/torch_reference.json"
+for THREADS in 1 2; do
+    OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" benchmarks/torch_reference.py --normalize --threads "$THREADS" \
+        > "$ARTIFACTS/torch_normalize_$THREADS.json"
+done
 
 "$PYTHON" benchmarks/report.py "$ARTIFACTS" "$ARTIFACTS/torch_reference.json" BENCHMARKS.md "$COMMAND"
 

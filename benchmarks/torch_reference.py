@@ -9,10 +9,18 @@ inference), batch_norm train forward, forward+backward through autograd, layer_n
 Every forward runs under torch.no_grad() except the one that is differentiated. Also torch.mm of two 1024 × 1024
 matrices ("gemm_1024", the reference of GemmBenchmarks), on 2 threads and on 1.
 
+With --normalize it times only the per-channel normalize reference, batch_norm eval (F.batch_norm(x, mean, var,
+w, b, training=False)) on both shapes, NCHW and channels_last, under torch.inference_mode(), on --threads threads
+alone. Run it once per thread count with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to that count in the
+environment, as run.sh does, so that every thread pool of the process has that size from start-up (with neither
+set, torch starts on 1 thread here); it refuses to run when the environment disagrees with --threads.
+
     /usr/bin/python3 benchmarks/torch_reference.py [--runs N] [--warmup W] > torch.json
+    OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=T /usr/bin/python3 benchmarks/torch_reference.py --normalize --threads T > torch_normalize_T.json
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -85,6 +93,47 @@ def bench_shape(shape, runs, warmup):
     return results
 
 
+def bench_normalize(shape, runs, warmup):
+    """The per-channel normalize reference: batch_norm eval, NCHW and channels_last, in inference mode."""
+    n, c, h, w = shape
+    gen = torch.Generator().manual_seed(20240601)
+    x = torch.rand(shape, generator=gen) * 5 - 2
+    gamma = torch.rand(c, generator=gen) + 0.5
+    beta = torch.rand(c, generator=gen) - 0.5
+    running_mean = torch.rand(c, generator=gen)
+    running_var = torch.rand(c, generator=gen) + 0.5
+    x_channels_last = x.contiguous(memory_format=torch.channels_last)
+    results = {}
+    with torch.inference_mode():
+        results["batch_norm_eval"] = median_ms(
+            lambda: F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=EPS), runs, warmup)
+        results["batch_norm_eval_channels_last"] = median_ms(
+            lambda: F.batch_norm(x_channels_last, running_mean, running_var, gamma, beta, training=False, eps=EPS), runs, warmup)
+    return results
+
+
+def main_normalize(args):
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        if os.environ.get(variable) != str(args.threads):
+            sys.exit(f"torch_reference.py --normalize --threads {args.threads} needs {variable}={args.threads} in the environment")
+    torch.set_num_threads(args.threads)
+    report = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "environment": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "unit": "ms (median)",
+        "results": {},
+    }
+    for shape in SHAPES:
+        key = "x".join(map(str, shape))
+        print(f"torch_reference: normalize {key}, {args.threads} thread(s)", file=sys.stderr)
+        report["results"][key] = bench_normalize(shape, args.runs, args.warmup)
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
 def bench_gemm(runs, warmup):
     gen = torch.Generator().manual_seed(20240603)
     a = torch.rand((1024, 1024), generator=gen) * 2 - 1
@@ -98,7 +147,11 @@ def main():
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--normalize", action="store_true", help="only batch_norm eval, on --threads threads (see above)")
     args = parser.parse_args()
+    if args.normalize:
+        main_normalize(args)
+        return
     torch.set_num_threads(args.threads)
     report = {
         "torch": torch.__version__,

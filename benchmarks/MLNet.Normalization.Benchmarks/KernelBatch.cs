@@ -17,7 +17,8 @@ internal sealed class KernelBatch
     public readonly double[] Mean, Variance, InverseStd, RowMean, RowInverseStd;
     public readonly float[] Scale, Shift, GammaGradient, BetaGradient, Workspace;
     public readonly int Groups;
-    public readonly ChannelAffineKernel Affine;
+    /// <summary>The ImageNet-like map over a row as (C, H, W) planes, as (H, W, C) pixels, and as pixels with the first three channels read in reverse (Caffe's RGB to BGR).</summary>
+    public readonly ChannelAffineKernel Affine, AffineInterleaved, AffineInterleavedBgr;
 
     /// <param name="shape">"NxCxHxW", e.g. "32x3x224x224".</param>
     public KernelBatch(string shape)
@@ -56,6 +57,9 @@ internal sealed class KernelBatch
             shift[c] = -m / s;
         }
         Affine = new ChannelAffineKernel(new ChannelAffineMap(scale, shift), new ChannelGeometry(channels, Shape.Spatial, ChannelLayout.ChannelsFirst));
+        AffineInterleaved = new ChannelAffineKernel(new ChannelAffineMap(scale, shift), new ChannelGeometry(channels, Shape.Spatial, ChannelLayout.ChannelsLast));
+        int[] bgr = [2, 1, 0, .. Enumerable.Range(3, channels - 3)];
+        AffineInterleavedBgr = new ChannelAffineKernel(new ChannelAffineMap(scale, shift, bgr), new ChannelGeometry(channels, Shape.Spatial, ChannelLayout.ChannelsLast));
     }
 
     /// <summary>Rows [<paramref name="first"/>, <paramref name="end"/>) of a batch-sized buffer.</summary>

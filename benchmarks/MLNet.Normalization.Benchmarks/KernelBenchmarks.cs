@@ -57,13 +57,23 @@ public class KernelBenchmarks
 
     /// <summary>ChannelAffineKernel.Apply row by row (the ML.NET row kernel), rows split over the threads: per-channel input normalization.</summary>
     [Benchmark]
-    public void ChannelNormalize()
+    public void ChannelNormalize() => ApplyByRows(_b.Affine);
+
+    /// <summary><see cref="ChannelNormalize"/> with each row read as (H, W, C) interleaved pixels.</summary>
+    [Benchmark]
+    public void ChannelNormalizeInterleaved() => ApplyByRows(_b.AffineInterleaved);
+
+    /// <summary><see cref="ChannelNormalizeInterleaved"/> with the first three channels read in reverse: Caffe's RGB to BGR.</summary>
+    [Benchmark]
+    public void ChannelNormalizeInterleavedBgr() => ApplyByRows(_b.AffineInterleavedBgr);
+
+    private void ApplyByRows(ChannelAffineKernel kernel)
     {
         int row = _b.Shape.RowLength;
         ForRows(Threads, (first, end) =>
         {
             for (int n = first; n < end; n++)
-                _b.Affine.Apply(_b.X.AsSpan(n * row, row), _b.Y.AsSpan(n * row, row));
+                kernel.Apply(_b.X.AsSpan(n * row, row), _b.Y.AsSpan(n * row, row));
         });
     }
 

@@ -15,7 +15,9 @@ namespace MLNet.Normalization.BatchNormalization;
 /// Every pass works channel by channel: one read of the channel's values for its sums, then the elementwise pass
 /// while they are still in cache. Channels are shared among threads for large batches; with fewer than
 /// <see cref="MinimumUnits"/> channels each channel's rows are also split into blocks whose sums are added in
-/// block order, so the result does not depend on the thread count.
+/// block order, so the result does not depend on the thread count. Feature vectors (one value per channel) are
+/// interleaved data, so their elementwise pass goes by blocks of rows instead. The affine passes are
+/// <see cref="ChannelAffine"/>'s.
 /// </remarks>
 internal static unsafe class BatchNormKernel
 {
@@ -61,9 +63,14 @@ internal static unsafe class BatchNormKernel
         fixed (float* px = x, py = y, pScale = scale, pShift = shift)
         {
             var affine = new AffinePass(new(px, x.Length), new(py, y.Length), shape, new(pScale, scale.Length), new(pShift, shift.Length));
-            // Nothing to reduce, so the planes go in memory order, which streams best; single values go by channel.
-            var units = shape.Spatial == 1 ? ChannelBlocks.Of(shape) : ChannelBlocks.Planes(shape);
-            ParallelUnits.For(new ApplyBlock<AffinePass>(affine, units), units.Units, shape.Length);
+            if (shape.Spatial == 1)
+            {
+                ApplyByRows(affine, shape);
+                return;
+            }
+            // Nothing to reduce, so the planes go in memory order, which streams best.
+            var planes = ChannelBlocks.Planes(shape);
+            ParallelUnits.For(new ApplyBlock<AffinePass>(affine, planes), planes.Units, shape.Length);
         }
     }
 
@@ -95,7 +102,10 @@ internal static unsafe class BatchNormKernel
             throw new ArgumentException("A batch needs at least one value per channel.", nameof(shape));
     }
 
-    /// <summary>Sums over each channel's values, then each channel finished from its sums, then the elementwise pass.</summary>
+    /// <summary>
+    /// Sums over each channel's values, then each channel finished from its sums, then the elementwise pass: by
+    /// channel over planes, by blocks of rows over feature vectors (one value per channel, interleaved).
+    /// </summary>
     private static void Run<TPass>(TPass pass, NcsShape shape) where TPass : struct, IChannelPass
     {
         if (shape.Spatial == 1 && shape.Length < ParallelUnits.MinimumParallelElements)
@@ -104,7 +114,7 @@ internal static unsafe class BatchNormKernel
             return;
         }
         var blocks = ChannelBlocks.Of(shape);
-        if (blocks.PerChannel == 1)
+        if (blocks.PerChannel == 1 && shape.Spatial > 1)
         {
             ParallelUnits.For(new WholeChannel<TPass>(pass, shape.Rows), shape.Channels, shape.Length);
             return;
@@ -125,7 +135,11 @@ internal static unsafe class BatchNormKernel
                 }
                 pass.Finish(c, (first, second));
             }
-            if (pass.Applies)
+            if (!pass.Applies)
+                return;
+            if (shape.Spatial == 1)
+                ApplyByRows(pass, shape);
+            else
                 ParallelUnits.For(new ApplyBlock<TPass>(pass, blocks), blocks.Units, shape.Length);
         }
         finally
@@ -152,13 +166,19 @@ internal static unsafe class BatchNormKernel
             for (int c = 0; c < channels; c++)
                 pass.Finish(c, (first[c], second[c]));
             if (pass.Applies)
-                for (int n = 0; n < shape.Rows; n++)
-                    pass.ApplyRow(n);
+                pass.ApplyRows(0, shape.Rows);
         }
         finally
         {
             ArrayPool<double>.Shared.Return(sums);
         }
+    }
+
+    /// <summary>The elementwise pass over feature vectors, in <see cref="MinimumUnits"/> blocks of rows when the batch has them.</summary>
+    private static void ApplyByRows<TPass>(TPass pass, NcsShape shape) where TPass : struct, IChannelPass
+    {
+        int units = Math.Min(shape.Rows, MinimumUnits);
+        ParallelUnits.For(new ApplyRowBlock<TPass>(pass, shape.Rows, units), units, shape.Length);
     }
 
     /// <summary>
@@ -206,8 +226,8 @@ internal static unsafe class BatchNormKernel
         /// <summary>Adds one row of one value per channel to every channel's sums.</summary>
         void ReduceRow(int row, Span<double> first, Span<double> second);
 
-        /// <summary>The elementwise pass over one row of one value per channel.</summary>
-        void ApplyRow(int row);
+        /// <summary>The elementwise pass over rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) of one value per channel.</summary>
+        void ApplyRows(int firstRow, int endRow);
     }
 
     private readonly struct WholeChannel<TPass>(TPass pass, int rows) : IKernelUnit where TPass : struct, IChannelPass
@@ -236,6 +256,11 @@ internal static unsafe class BatchNormKernel
             var (channel, firstRow, endRow) = blocks[unit];
             pass.Apply(channel, firstRow, endRow);
         }
+    }
+
+    private readonly struct ApplyRowBlock<TPass>(TPass pass, int rows, int units) : IKernelUnit where TPass : struct, IChannelPass
+    {
+        public void Run(int unit) => pass.ApplyRows((int)((long)unit * rows / units), (int)((long)(unit + 1) * rows / units));
     }
 
     /// <summary>Mean and biased variance, from sums shifted by the channel's first value (one read pass).</summary>
@@ -288,7 +313,7 @@ internal static unsafe class BatchNormKernel
         {
         }
 
-        public void ApplyRow(int row)
+        public void ApplyRows(int firstRow, int endRow)
         {
         }
     }
@@ -312,10 +337,23 @@ internal static unsafe class BatchNormKernel
         {
         }
 
-        public void ApplyRow(int row)
+        /// <summary>Feature vectors are interleaved pixels of C channels: against the coefficients laid out as a pattern.</summary>
+        public void ApplyRows(int firstRow, int endRow)
         {
-            var rowRange = new Range(row * shape.Channels, (row + 1) * shape.Channels);
-            TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)x.Span)[rowRange], scale.Span, shift.Span, y.Span[rowRange]);
+            int channels = shape.Channels, patternLength = ChannelAffine.PatternLength(channels);
+            var patterns = ArrayPool<float>.Shared.Rent(2 * patternLength);
+            try
+            {
+                Span<float> scalePattern = patterns.AsSpan(0, patternLength), shiftPattern = patterns.AsSpan(patternLength, patternLength);
+                ChannelAffine.FillPattern<float>(scale.Span[..channels], scalePattern);
+                ChannelAffine.FillPattern<float>(shift.Span[..channels], shiftPattern);
+                var rows = new Range(firstRow * channels, endRow * channels);
+                ChannelAffine.ApplyInterleaved(x.Span[rows], scalePattern, shiftPattern, y.Span[rows]);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(patterns);
+            }
         }
 
         public void Apply(int channel, int firstRow, int endRow)
@@ -324,17 +362,7 @@ internal static unsafe class BatchNormKernel
             var output = y.Span;
             float s = scale.Span[channel], t = shift.Span[channel];
             for (int n = firstRow; n < endRow; n++)
-            {
-                if (shape.Spatial == 1)
-                {
-                    int i = n * shape.Channels + channel;
-                    output[i] = input[i] * s + t;
-                }
-                else
-                {
-                    FusedSpans.MultiplyAdd(shape.Plane(input, n, channel), s, t, shape.Plane(output, n, channel));
-                }
-            }
+                ChannelAffine.Apply(shape.Plane(input, n, channel), s, t, shape.Plane(output, n, channel));
         }
     }
 
@@ -348,7 +376,7 @@ internal static unsafe class BatchNormKernel
 
         public void ReduceRow(int row, Span<double> first, Span<double> second) => statistics.ReduceRow(row, first, second);
 
-        public void ApplyRow(int row) => affine.ApplyRow(row);
+        public void ApplyRows(int firstRow, int endRow) => affine.ApplyRows(firstRow, endRow);
 
         public void Finish(int channel, (double First, double Second) sums)
         {
@@ -404,14 +432,17 @@ internal static unsafe class BatchNormKernel
             }
         }
 
-        public void ApplyRow(int row)
+        public void ApplyRows(int firstRow, int endRow)
         {
             int channels = shape.Channels;
-            var rowRange = new Range(row * channels, (row + 1) * channels);
             ReadOnlySpan<float> coefficients = workspace.Span;
-            var output = dx.Span[rowRange];
-            TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)x.Span)[rowRange], coefficients.Slice(channels, channels), coefficients.Slice(2 * channels, channels), output);
-            TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)dy.Span)[rowRange], coefficients[..channels], output, output);
+            for (int row = firstRow; row < endRow; row++)
+            {
+                var rowRange = new Range(row * channels, (row + 1) * channels);
+                var output = dx.Span[rowRange];
+                TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)x.Span)[rowRange], coefficients.Slice(channels, channels), coefficients.Slice(2 * channels, channels), output);
+                TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)dy.Span)[rowRange], coefficients[..channels], output, output);
+            }
         }
 
         public void Finish(int channel, (double First, double Second) sums)
@@ -435,17 +466,7 @@ internal static unsafe class BatchNormKernel
             var output = dx.Span;
             float k = coefficients[channel], p = coefficients[shape.Channels + channel], q = coefficients[2 * shape.Channels + channel];
             for (int n = firstRow; n < endRow; n++)
-            {
-                if (shape.Spatial == 1)
-                {
-                    int i = n * shape.Channels + channel;
-                    output[i] = gradient[i] * k + (input[i] * p + q);
-                }
-                else
-                {
-                    FusedSpans.LinearCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), p, q, shape.Plane(output, n, channel));
-                }
-            }
+                FusedSpans.LinearCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), p, q, shape.Plane(output, n, channel));
         }
     }
 }

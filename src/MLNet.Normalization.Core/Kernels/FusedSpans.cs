@@ -4,39 +4,12 @@ using System.Runtime.InteropServices;
 namespace MLNet.Normalization.Kernels;
 
 /// <summary>
-/// Elementwise passes with scalar coefficients that <c>TensorPrimitives</c> would split into two or three passes
-/// (it has no span · scalar + scalar overload): one read of each input and one write per element, so normalization
-/// applies stay memory-bound. Four vectors per step keep several loads in flight.
+/// Elementwise passes of two or more terms that <c>TensorPrimitives</c> would split into two or three passes: one
+/// read of each input and one write per element, so the normalization backward and layer-norm apply stay
+/// memory-bound. The single multiply-add y = x · s + t is <see cref="ChannelAffine"/>'s.
 /// </summary>
 internal static class FusedSpans
 {
-    /// <summary>destination = x · scale + shift.</summary>
-    public static void MultiplyAdd(ReadOnlySpan<float> x, float scale, float shift, Span<float> destination)
-    {
-        CheckLengths(x.Length, x.Length, destination.Length);
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var source = MemoryMarshal.Cast<float, Vector<float>>(x);
-            var target = MemoryMarshal.Cast<float, Vector<float>>(destination);
-            var s = new Vector<float>(scale);
-            var t = new Vector<float>(shift);
-            int v = 0;
-            for (; v + 3 < source.Length; v += 4)
-            {
-                target[v] = source[v] * s + t;
-                target[v + 1] = source[v + 1] * s + t;
-                target[v + 2] = source[v + 2] * s + t;
-                target[v + 3] = source[v + 3] * s + t;
-            }
-            for (; v < source.Length; v++)
-                target[v] = source[v] * s + t;
-            i = source.Length * Vector<float>.Count;
-        }
-        for (; i < x.Length; i++)
-            destination[i] = x[i] * scale + shift;
-    }
-
     /// <summary>destination = a · aScale + b · bScale + shift.</summary>
     public static void LinearCombination(ReadOnlySpan<float> a, float aScale, ReadOnlySpan<float> b, float bScale, float shift, Span<float> destination)
     {

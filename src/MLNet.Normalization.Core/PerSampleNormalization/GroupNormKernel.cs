@@ -63,7 +63,7 @@ internal static class GroupNormKernel
                 return;
             if (Gamma.IsEmpty)
             {
-                FusedSpans.MultiplyAdd(input, (float)istd, (float)(-moments.Mean * istd), output);
+                ChannelAffine.Apply(input, (float)istd, (float)(-moments.Mean * istd), output);
                 return;
             }
             for (int c = 0; c < groupChannels; c++)
@@ -71,7 +71,7 @@ internal static class GroupNormKernel
                 int channel = unit % Groups * groupChannels + c;
                 double s = istd * Gamma.Span[channel];
                 var plane = new Range(c * Shape.Spatial, (c + 1) * Shape.Spatial);
-                FusedSpans.MultiplyAdd(input[plane], (float)s, (float)(Beta.Span[channel] - moments.Mean * s), output[plane]);
+                ChannelAffine.Apply(input[plane], (float)s, (float)(Beta.Span[channel] - moments.Mean * s), output[plane]);
             }
         }
     }
@@ -157,7 +157,7 @@ internal static class GroupNormKernel
                 else if (spatial == 1)
                 {
                     // γ elementwise: dx = istd · (dy · γ + x · b / istd + d / istd).
-                    FusedSpans.MultiplyAdd(input, (float)(b / istd), (float)(d / istd), output);
+                    ChannelAffine.Apply(input, (float)(b / istd), (float)(d / istd), output);
                     TensorPrimitives.MultiplyAdd(gradient, gamma.Slice(firstChannel, groupChannels), output, output);
                     TensorPrimitives.Multiply(output, (float)istd, output);
                 }
