@@ -1,6 +1,6 @@
 namespace MLNet.Normalization.Kernels;
 
-/// <summary>One independent piece of a kernel's work: a channel, a (channel, row block) or a (row, group).</summary>
+/// <summary>One independent piece of a kernel's work: a channel, a (channel, row block), a (row, group) or a GEMM output tile.</summary>
 internal interface IKernelUnit
 {
     void Run(int unit);
@@ -49,8 +49,16 @@ internal static class ParallelUnits
 
     /// <summary>Runs units 0 … <paramref name="units"/> − 1 of work that touches <paramref name="elements"/> values in all.</summary>
     public static void For<TUnit>(TUnit work, int units, long elements) where TUnit : struct, IKernelUnit
+        => For(work, units, elements, MinimumParallelElements);
+
+    /// <summary>
+    /// Runs units 0 … <paramref name="units"/> − 1 of work costing <paramref name="cost"/> in all, on several threads
+    /// only from <paramref name="minimumParallelCost"/>: for work whose cost is not the values it touches, such as
+    /// the GEMM's floating-point operations, with the threshold measured for it.
+    /// </summary>
+    public static void For<TUnit>(TUnit work, int units, long cost, long minimumParallelCost) where TUnit : struct, IKernelUnit
     {
-        int threads = elements < MinimumParallelElements ? 1
+        int threads = cost < minimumParallelCost ? 1
             : Math.Min(units, ThreadLimit);
         if (threads <= 1)
         {

@@ -119,35 +119,85 @@ public class GemmTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(six, six, six, 1, 3, -3));
     }
 
-    /// <summary>Two row blocks and two depth blocks with edge tiles both ways, and one past a column block.</summary>
+    /// <summary>
+    /// The MLP's products (Y = X·Wᵀ, dW += dYᵀ·X, dX = dY·W at batch 64 for 784 → 256 → 256 → 10, as LinearLayer
+    /// calls them), two row blocks and two depth blocks with edge tiles both ways, and one past a column block.
+    /// </summary>
     public static TheoryData<int, int, int, bool, bool, float> DeterminismCases() => new()
     {
-        { 150, 70, 300, false, true, 0 },   // forward, Y = X·Wᵀ: sums kept in C between depth blocks when single-threaded
-        { 150, 70, 300, false, false, 0 },  // input gradient, dX = dY·W
-        { 150, 70, 300, true, false, 1 },   // weight gradient, dW += dYᵀ·X: sums in scratch
+        { 64, 256, 784, false, true, 0 },   // forward, 784 → 256
+        { 256, 784, 64, true, false, 1 },   // weight gradient, 784 → 256
+        { 64, 784, 256, false, false, 0 },  // input gradient, 784 → 256
+        { 64, 256, 256, false, true, 0 },   // forward, 256 → 256
+        { 256, 256, 64, true, false, 1 },   // weight gradient, 256 → 256
+        { 64, 256, 256, false, false, 0 },  // input gradient, 256 → 256
+        { 64, 10, 256, false, true, 0 },    // forward, 256 → 10
+        { 10, 256, 64, true, false, 1 },    // weight gradient, 256 → 10
+        { 64, 256, 10, false, false, 0 },   // input gradient, 256 → 10
+        { 150, 70, 300, false, true, 0 },
+        { 150, 70, 300, false, false, -1 },
+        { 150, 70, 300, true, false, 1 },
         { 9, 2100, 300, false, false, -1 },
     };
 
     [Theory]
     [MemberData(nameof(DeterminismCases))]
-    public void IsBitIdenticalAcrossRunsThreadCountsAndKernels(int m, int n, int k, bool transposeA, bool transposeB, float beta)
+    public void IsBitIdenticalAcrossRunsThreadCountsAndKernelsAndMatchesDoubleReference(int m, int n, int k, bool transposeA, bool transposeB, float beta)
     {
+        const float alpha = 0.5f;
         var random = new Random(7);
         float[] a = RandomValues(random, m * k), b = RandomValues(random, k * n), initialC = RandomValues(random, m * n);
 
         float[] Run(GemmKernel kernel, int threads)
         {
             float[] c = (float[])initialC.Clone();
-            using (new GemmSettings(kernel, threads, minimumParallelWork: 1))
-                Gemm.Multiply(a, b, c, m, n, k, transposeA, transposeB, alpha: 0.5f, beta);
+            using (new GemmSettings(kernel, threads, minimumParallelFlops: 1))
+                Gemm.Multiply(a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
             return c;
         }
 
         var kernels = Fma.IsSupported ? SupportedKernels : [GemmKernel.Automatic];
         float[] expected = Run(kernels[0], threads: 1);
+        var (product, magnitude) = Reference(a, b, m, n, k, transposeA, transposeB);
+        for (int i = 0; i < m * n; i++)
+        {
+            double exact = alpha * product[i] + (beta == 0 ? 0 : beta * (double)initialC[i]);
+            double tolerance = 1e-5 * (alpha * magnitude[i] + Math.Abs(beta * initialC[i])) + 1e-6;
+            Assert.True(Math.Abs(expected[i] - exact) <= tolerance, $"C[{i / n}, {i % n}] = {expected[i]}, expected {exact} ± {tolerance}.");
+        }
+
         foreach (var kernel in kernels)
-            foreach (int threads in new[] { 1, 2, 3, 1, 2, 3, 1, 2, 3 })
+            foreach (int threads in new[] { 1, 2, 3, 1, 2, 3 })
                 Assert.True(expected.AsSpan().SequenceEqual(Run(kernel, threads)), $"{kernel} on {threads} threads differs.");
+    }
+
+    [Fact]
+    public void SplitsDepthIntoPassesOnSeveralThreadsWithTheSameBits()
+    {
+        // Past the packing budget k is packed in passes, the sums carried between them in C (β = 0) or a scratch.
+        const int m = 40, n = 50, k = 40_000;
+        var random = new Random(5);
+        float[] a = RandomValues(random, m * k), b = RandomValues(random, k * n), initialC = RandomValues(random, m * n);
+        var (product, magnitude) = Reference(a, b, m, n, k, transposeA: false, transposeB: true);
+        foreach (float beta in new[] { 0f, -1f })
+        {
+            float[] Run(int threads)
+            {
+                float[] c = (float[])initialC.Clone();
+                using (new GemmSettings(GemmKernel.Automatic, threads, minimumParallelFlops: 1))
+                    Gemm.Multiply(a, b, c, m, n, k, transposeB: true, beta: beta);
+                return c;
+            }
+
+            float[] expected = Run(threads: 1);
+            for (int i = 0; i < m * n; i++)
+            {
+                double exact = product[i] + beta * (double)initialC[i];
+                Assert.True(Math.Abs(expected[i] - exact) <= 1e-5 * (magnitude[i] + Math.Abs(initialC[i])) + 1e-6);
+            }
+            foreach (int threads in new[] { 2, 3 })
+                Assert.True(expected.AsSpan().SequenceEqual(Run(threads)), $"β = {beta} on {threads} threads differs.");
+        }
     }
 
     [Fact]
@@ -164,7 +214,7 @@ public class GemmTests
         Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = results.Length }, i =>
         {
             results[i] = new float[m * n];
-            using (new GemmSettings(GemmKernel.Automatic, threads: 2, minimumParallelWork: 1))
+            using (new GemmSettings(GemmKernel.Automatic, threads: 2, minimumParallelFlops: 1))
                 for (int repeat = 0; repeat < 5; repeat++)
                     Gemm.Multiply(a, b, results[i], m, n, k);
         });
@@ -206,22 +256,22 @@ public class GemmTests
     {
         private readonly GemmKernel _kernel;
         private readonly int _threads;
-        private readonly long _minimumParallelWork;
+        private readonly long _minimumParallelFlops;
 
-        public GemmSettings(GemmKernel kernel, int threads = 0, long minimumParallelWork = 0)
+        public GemmSettings(GemmKernel kernel, int threads = 0, long minimumParallelFlops = 0)
         {
-            (_kernel, _threads, _minimumParallelWork) = (Gemm.KernelOverride, ParallelUnits.MaxDegreeOfParallelism, Gemm.MinimumParallelWork);
+            (_kernel, _threads, _minimumParallelFlops) = (Gemm.KernelOverride, ParallelUnits.MaxDegreeOfParallelism, Gemm.MinimumParallelFlops);
             Gemm.KernelOverride = kernel;
             ParallelUnits.MaxDegreeOfParallelism = threads;
-            if (minimumParallelWork > 0)
-                Gemm.MinimumParallelWork = minimumParallelWork;
+            if (minimumParallelFlops > 0)
+                Gemm.MinimumParallelFlops = minimumParallelFlops;
         }
 
         public void Dispose()
         {
             Gemm.KernelOverride = _kernel;
             ParallelUnits.MaxDegreeOfParallelism = _threads;
-            Gemm.MinimumParallelWork = _minimumParallelWork;
+            Gemm.MinimumParallelFlops = _minimumParallelFlops;
         }
     }
 }

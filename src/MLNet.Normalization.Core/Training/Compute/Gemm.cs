@@ -1,13 +1,9 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-#if NET9_0_OR_GREATER
-using System.Runtime.Intrinsics.Arm;
-#endif
 using System.Runtime.Intrinsics.X86;
 using MLNet.Normalization.Kernels;
 
@@ -41,31 +37,43 @@ internal enum GemmKernel
 /// they are also bit-identical across kernels.
 /// </para>
 /// <para>
-/// Layout as in BLIS: op(A) is packed into panels of the kernel's height and op(B) into panels of its width, depth
-/// block by depth block, so the register-tile kernel streams both contiguously, a B panel staying in L1 while it
-/// meets every A panel of a row block held in L2. Work is split in chunks (a row block by a group of B panels).
-/// Spans cannot cross threads, so the calling thread does all reading of A, B and C: it packs chunk by chunk while
-/// helper threads compute the chunks already packed into a scratch buffer, which the caller then folds into C.
-/// Buffers come from <see cref="ArrayPool{T}"/> and the helpers are kept, so steady-state calls allocate nothing.
+/// Layout as in BLIS: op(A) is packed into panels of the micro-kernel's height and op(B) into panels of its width
+/// (<see cref="GemmPacking"/>), so the register tile (<see cref="IGemmMicroKernel"/>) streams both contiguously. A
+/// call runs in passes, each over a block of C's rows and columns and a span of k that fit the packing budget: one
+/// pass for the trainer's shapes and up to 1024³. A pass computes its output tiles, a tile being a block of rows
+/// (its A panels held in L2) by one B panel, depth block by depth block so that the B panel's block stays in L1
+/// while it meets the tile's A panels; each panel is packed by the first tile that needs it. Tiles are the units
+/// <see cref="ParallelUnits"/>, the library's one threading helper, spreads over threads, with the spans pinned
+/// for them: threads split the output, never k.
 /// </para>
 /// </remarks>
 internal static class Gemm
 {
-    /// <summary>Columns of a packed B block, bounding the packed B and scratch buffers.</summary>
-    private const int ColumnBlock = 2048;
-
-    /// <summary>Rows of A a chunk of work covers, about 140 KB of packed A at full depth: stays in L2.</summary>
+    /// <summary>Rows of C a tile covers, about 110–140 KB of packed A at the trainer's depths: stays in L2.</summary>
     private const int RowBlockTarget = 144;
 
-    /// <summary>Values of packed A and B held at once: all of k for the trainer's shapes, so one pass and one wait.</summary>
+    /// <summary>Rows of C a pass covers, 8 row blocks, bounding packed A.</summary>
+    private const int RowPass = 8 * RowBlockTarget;
+
+    /// <summary>Columns of C a pass covers, bounding packed B.</summary>
+    private const int ColumnPass = 2048;
+
+    /// <summary>Values of packed A and B held at once: all of k unless k is past about 1300, so usually one pass.</summary>
     private const int PackingBudget = 1 << 22;
 
-    /// <summary>Multiply-adds below which a call stays on the calling thread: waking helpers costs microseconds.</summary>
-    private const long DefaultMinimumParallelWork = 1L << 23;
+    /// <summary>
+    /// Floating-point operations (2·m·n·k) of a pass from which its tiles are spread over threads. Measured on a
+    /// 2-core VM (Xeon, AVX-512), 2 threads against 1 with the thread pool warm, best of 3 × 200 calls: the MLP's
+    /// products at batch 64 (forward, weight and input gradient) take 0.55–0.80 of one thread's time at 784 → 256
+    /// (25.7 MFLOP) and 0.82–0.95 at 256 → 256 (8.4 MFLOP), as 1024³ takes 0.53–0.55; at 4 MFLOP two threads gain
+    /// nothing (0.90–1.04), at 2 MFLOP they lose up to 38 %, at 256 → 10 (0.3 MFLOP) up to 2.3×: the fork-join and
+    /// a sleeping pool thread's wake-up cost microseconds that small products do not repay. Every shape measured at
+    /// or above 8 MFLOP ran at most as long on two threads as on one.
+    /// </summary>
+    private const long DefaultMinimumParallelFlops = 8_000_000;
 
     [ThreadStatic] private static GemmKernel t_kernelOverride;
-    [ThreadStatic] private static long t_minimumParallelWorkOverride;
-    [ThreadStatic] private static Job? t_job;
+    [ThreadStatic] private static long t_minimumParallelFlopsOverride;
 
     /// <summary>
     /// The kernel calls on this thread use; <see cref="GemmKernel.Automatic"/> (the default) picks the fastest supported.
@@ -83,16 +91,16 @@ internal static class Gemm
     }
 
     /// <summary>
-    /// Multiply-adds (m·n·k) from which calls on this thread use several threads; 0 (the default) means 2²³.
-    /// For tests, to force the multi-threaded path on small products.
+    /// Floating-point operations (2·m·n·k) from which calls on this thread use several threads; 0 (the default)
+    /// means the measured threshold. For tests, to force the multi-threaded path on small products.
     /// </summary>
-    internal static long MinimumParallelWork
+    internal static long MinimumParallelFlops
     {
-        get => t_minimumParallelWorkOverride == 0 ? DefaultMinimumParallelWork : t_minimumParallelWorkOverride;
+        get => t_minimumParallelFlopsOverride == 0 ? DefaultMinimumParallelFlops : t_minimumParallelFlopsOverride;
         set
         {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
-            t_minimumParallelWorkOverride = value;
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            t_minimumParallelFlopsOverride = value;
         }
     }
 
@@ -136,22 +144,21 @@ internal static class Gemm
             if (beta == 0)
                 c.Clear();
             else if (beta != 1)
-                Scale(c, beta);
+                TensorPrimitives.Multiply(c, beta, c);
             return;
         }
 
-        var job = t_job ??= new Job();
         var kernel = KernelOverride == GemmKernel.Automatic ? FastestKernel : KernelOverride;
         switch (kernel)
         {
             case GemmKernel.Avx512:
-                Run<Avx512Kernel>(job, a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
+                Run<Avx512MicroKernel>(a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
                 break;
             case GemmKernel.Avx2:
-                Run<Avx2Kernel>(job, a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
+                Run<Avx2MicroKernel>(a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
                 break;
             default:
-                Run<PortableKernel>(job, a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
+                Run<PortableMicroKernel>(a, b, c, m, n, k, transposeA, transposeB, alpha, beta);
                 break;
         }
     }
@@ -171,1053 +178,315 @@ internal static class Gemm
             : $"{shape} needs {required} values, but the span holds {actual}.", parameter);
     }
 
-    private static void Scale(Span<float> values, float factor)
-        => TensorPrimitives.Multiply(values, factor, values);
-
-    /// <summary>Where the running sums of a tile wait between depth blocks.</summary>
-    private enum SumLocation
-    {
-        /// <summary>One depth block: the sums go straight from registers to the result.</summary>
-        None,
-
-        /// <summary>In C itself: single-threaded with β = 0, so C's old values are not needed.</summary>
-        Output,
-
-        /// <summary>In <see cref="Job.Scratch"/>, laid out as the current column block of C.</summary>
-        Scratch,
-    }
-
     /// <summary>
-    /// What the caller and helper threads share for one call: sizes, the current block, packed operands, scratch
-    /// and the queue of chunks. A chunk is one block of rows by one group of kernel-wide column panels, over all
-    /// the depth blocks packed at once.
+    /// Runs the passes: columns outermost, then rows, then depth, so packed B is reused across row passes and
+    /// packed A across column passes when the other dimension needs no second pass. Buffers come from
+    /// <see cref="ArrayPool{T}"/>, so steady-state single-threaded calls allocate nothing.
     /// </summary>
-    private sealed class Job
-    {
-        public GemmKernel Kernel;
-        public int M, N, K;
-        public float Alpha, Beta;
-        public SumLocation Sums;
-        public int DepthBlock;
-
-        // The block being computed: columns [ColumnStart, ColumnStart + Columns) over depth [DepthStart, DepthStart + Depth).
-        public int ColumnStart, Columns, DepthStart, Depth;
-
-        // Packed A holds PaddedRows × Depth values, packed B PaddedColumns × Depth, depth block after depth block.
-        public int PaddedRows, PaddedColumns;
-
-        public int RowBlock, RowBlocks, ColumnPanels, PanelsPerGroup, ColumnGroups, ChunkCount;
-        public int NextChunk;
-
-        /// <summary>Chunks, in order, whose operands the caller has packed: helpers wait for theirs.</summary>
-        public int PackedChunks;
-
-        public float[] PackedA = [], PackedB = [], Scratch = [];
-
-        /// <summary>Per chunk of the current column block: whether a helper finished it into <see cref="Scratch"/>, and whether it is folded into C.</summary>
-        public ChunkState[] ChunkStates = [];
-
-        public Exception? HelperFailure;
-
-        public void Release()
-        {
-            ReturnToPool(ref PackedA);
-            ReturnToPool(ref PackedB);
-            ReturnToPool(ref Scratch);
-            if (ChunkStates.Length > 0)
-                ArrayPool<ChunkState>.Shared.Return(ChunkStates);
-            ChunkStates = [];
-            HelperFailure = null;
-
-            static void ReturnToPool(ref float[] buffer)
-            {
-                if (buffer.Length > 0)
-                    ArrayPool<float>.Shared.Return(buffer);
-                buffer = [];
-            }
-        }
-    }
-
-    private static void Run<TKernel>(Job job, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
+    private static unsafe void Run<TKernel>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         bool transposeA, bool transposeB, float alpha, float beta)
-        where TKernel : struct, IMicroKernel
+        where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, columns = TKernel.Columns;
-        int depthBlock = Math.Min(k, TKernel.DepthBlock);
-        int columnBlock = Math.Min(n, ColumnBlock);
-        int paddedRows = (m + rows - 1) / rows * rows;
-        int maxColumnPanels = (columnBlock + columns - 1) / columns;
-
-        // Row blocks of equal size, whole kernel panels, near the L2-sized target.
-        int rowBlocks = (m + RowBlockTarget - 1) / RowBlockTarget;
-        int rowBlock = (paddedRows / rows + rowBlocks - 1) / rowBlocks * rows;
-        rowBlocks = (m + rowBlock - 1) / rowBlock;
-
-        // As much depth as the packing budget allows, in whole depth blocks: usually all of k, so one pass.
-        long blocksInBudget = Math.Max(1, PackingBudget / ((long)(paddedRows + maxColumnPanels * columns) * depthBlock));
-        int depthSpan = (int)Math.Min(blocksInBudget * depthBlock, k);
-
-        int threads = 1;
-        var pool = HelperPool.Instance;
-        bool pooled = false;
-        if ((long)m * n * k >= MinimumParallelWork)
-        {
-            threads = Math.Min(ParallelUnits.ThreadLimit, rowBlocks * maxColumnPanels);
-            // One call at a time uses the helpers; a concurrent call computes the same result on its own thread.
-            if (threads > 1 && !(pooled = Monitor.TryEnter(pool.CallLock)))
-                threads = 1;
-        }
-
+        int passRows = Math.Min(m, RowPass), passColumns = Math.Min(n, ColumnPass);
+        int paddedRows = RoundUp(passRows, rows), paddedColumns = RoundUp(passColumns, columns);
+        int depthSpan = Math.Min(k, Math.Max(TKernel.DepthBlock, PackingBudget / (paddedRows + paddedColumns)));
+        bool depthPasses = depthSpan < k;
+        float[] packedA = ArrayPool<float>.Shared.Rent(paddedRows * depthSpan);
+        float[] packedB = ArrayPool<float>.Shared.Rent(paddedColumns * depthSpan);
+        int[] panelStates = ArrayPool<int>.Shared.Rent((paddedRows / rows) + (paddedColumns / columns));
+        // Sums wait between depth passes in C, or here while C's old values are still needed.
+        float[]? scratch = depthPasses && beta != 0 ? ArrayPool<float>.Shared.Rent(passRows * passColumns) : null;
         try
         {
-            int chunksWanted = threads == 1 ? 1 : 8 * threads;
-            job.Kernel = typeof(TKernel) == typeof(Avx512Kernel) ? GemmKernel.Avx512
-                : typeof(TKernel) == typeof(Avx2Kernel) ? GemmKernel.Avx2 : GemmKernel.Portable;
-            job.M = m;
-            job.N = n;
-            job.K = k;
-            job.Alpha = alpha;
-            job.Beta = beta;
-            job.DepthBlock = depthBlock;
-            job.PaddedRows = paddedRows;
-            job.RowBlock = rowBlock;
-            job.RowBlocks = rowBlocks;
-            job.Sums = k <= depthBlock ? SumLocation.None
-                : threads == 1 && beta == 0 ? SumLocation.Output : SumLocation.Scratch;
-            job.PackedA = ArrayPool<float>.Shared.Rent(paddedRows * depthSpan);
-            job.PackedB = ArrayPool<float>.Shared.Rent(maxColumnPanels * columns * depthSpan);
-            if (job.Sums == SumLocation.Scratch || threads > 1)
-                job.Scratch = ArrayPool<float>.Shared.Rent(m * columnBlock);
-            job.ChunkStates = ArrayPool<ChunkState>.Shared.Rent(rowBlocks * maxColumnPanels);
-
-            for (int columnStart = 0; columnStart < n; columnStart += columnBlock)
+            fixed (float* aStart = a, bStart = b, cStart = c)
             {
-                job.ColumnStart = columnStart;
-                job.Columns = Math.Min(columnBlock, n - columnStart);
-                job.ColumnPanels = (job.Columns + columns - 1) / columns;
-                job.PaddedColumns = job.ColumnPanels * columns;
-                job.ColumnGroups = Math.Clamp((chunksWanted + rowBlocks - 1) / rowBlocks, 1, job.ColumnPanels);
-                job.PanelsPerGroup = (job.ColumnPanels + job.ColumnGroups - 1) / job.ColumnGroups;
-                job.ColumnGroups = (job.ColumnPanels + job.PanelsPerGroup - 1) / job.PanelsPerGroup;
-                job.ChunkCount = rowBlocks * job.ColumnGroups;
-                job.ChunkStates.AsSpan(0, job.ChunkCount).Clear();
-                for (int depthStart = 0; depthStart < k; depthStart += depthSpan)
+                var pass = new GemmPass
                 {
-                    job.DepthStart = depthStart;
-                    job.Depth = Math.Min(depthSpan, k - depthStart);
-                    RunPass<TKernel>(job, a, b, c, threads, transposeA, transposeB);
-                }
+                    A = new PinnedSpan<float>(aStart, a.Length),
+                    B = new PinnedSpan<float>(bStart, b.Length),
+                    C = new PinnedSpan<float>(cStart, c.Length),
+                    M = m,
+                    N = n,
+                    K = k,
+                    TransposeA = transposeA,
+                    TransposeB = transposeB,
+                    Alpha = alpha,
+                    Beta = beta,
+                    PackedA = packedA,
+                    PackedB = packedB,
+                    PanelStates = panelStates,
+                    Scratch = scratch,
+                };
+                long minimumParallelFlops = MinimumParallelFlops;
+                for (int columnStart = 0; columnStart < n; columnStart += passColumns)
+                    for (int rowStart = 0; rowStart < m; rowStart += passRows)
+                        for (int depthStart = 0; depthStart < k; depthStart += depthSpan)
+                        {
+                            var block = pass.Over(rowStart, Math.Min(passRows, m - rowStart), columnStart,
+                                Math.Min(passColumns, n - columnStart), depthStart, Math.Min(depthSpan, k - depthStart), rows, columns);
+                            bool packA = depthPasses || passRows < m || columnStart == 0;
+                            bool packB = depthPasses || rowStart == 0;
+                            panelStates.AsSpan(0, block.RowPanels).Fill(packA ? PanelState.Unpacked : PanelState.Packed);
+                            panelStates.AsSpan(block.RowPanels, block.ColumnPanels).Fill(packB ? PanelState.Unpacked : PanelState.Packed);
+                            // Through ParallelUnits (Parallel.For), not a private pool of spinning threads: at the MLP's
+                            // 784 → 256 products two threads took 0.55–0.80 of one thread's time this way, 0.68–0.98
+                            // with the former pool, which woke faster but left all packing to the calling thread.
+                            // Parallel.For's fork-join costs about 8 µs; a sleeping pool thread takes longer to wake,
+                            // but the caller computes tiles meanwhile and never waits for it to start.
+                            long flops = 2L * block.RowCount * block.ColumnCount * block.Depth;
+                            ParallelUnits.For(new Tiles<TKernel>(block), block.RowBlocks * block.ColumnPanels, flops, minimumParallelFlops);
+                        }
             }
         }
         finally
         {
-            if (pooled)
-                Monitor.Exit(pool.CallLock);
-            job.Release();
+            ArrayPool<float>.Shared.Return(packedA);
+            ArrayPool<float>.Shared.Return(packedB);
+            ArrayPool<int>.Shared.Return(panelStates);
+            if (scratch is not null)
+                ArrayPool<float>.Shared.Return(scratch);
         }
     }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     /// <summary>
-    /// Multiplies the job's current column block over its current depth span: packs operands chunk by chunk, so
-    /// helpers start on the first chunks while the caller packs the rest, then computes chunks until none are left.
-    /// Alone, the caller computes each chunk as soon as it is packed, while its operands are still in cache.
+    /// Unit u computes the tile of row block u / ColumnPanels by B panel u % ColumnPanels, after packing the panels
+    /// it needs that no unit has packed yet. So threads pack in parallel, each panel once, with no separate packing
+    /// step to wait for; and on one thread each B panel is packed just before its first use, while it is in cache.
     /// </summary>
-    private static void RunPass<TKernel>(Job job, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int threads,
-        bool transposeA, bool transposeB)
-        where TKernel : struct, IMicroKernel
+    private readonly struct Tiles<TKernel>(GemmPass pass) : IKernelUnit
+        where TKernel : struct, IGemmMicroKernel
     {
-        int rows = TKernel.Rows, columns = TKernel.Columns;
-        job.NextChunk = 0;
-        Volatile.Write(ref job.PackedChunks, 0);
-        if (threads > 1)
-            HelperPool.Instance.Start(job, threads - 1);
-        try
+        public void Run(int unit)
         {
-            for (int rowBlock = 0; rowBlock < job.RowBlocks; rowBlock++)
-            {
-                int rowStart = rowBlock * job.RowBlock, rowEnd = Math.Min(rowStart + job.RowBlock, job.M);
-                for (int offset = 0; offset < job.Depth; offset += job.DepthBlock)
-                {
-                    int depth = Math.Min(job.DepthBlock, job.Depth - offset);
-                    PackA(a, job.PackedA.AsSpan(job.PaddedRows * offset, job.PaddedRows * depth), job.M, job.K,
-                        job.DepthStart + offset, depth, rows, transposeA, rowStart, rowEnd);
-                }
-
-                for (int group = 0; group < job.ColumnGroups; group++)
-                {
-                    if (rowBlock == 0)
-                    {
-                        // Each group's B panels are packed once, with the first row block.
-                        int firstColumn = group * job.PanelsPerGroup * columns;
-                        int width = Math.Min(job.PanelsPerGroup * columns, job.Columns - firstColumn);
-                        for (int offset = 0; offset < job.Depth; offset += job.DepthBlock)
-                        {
-                            int depth = Math.Min(job.DepthBlock, job.Depth - offset);
-                            var block = job.PackedB.AsSpan(job.PaddedColumns * offset, job.PaddedColumns * depth);
-                            PackB(b, block[(firstColumn * depth)..], job.N, job.K, job.DepthStart + offset, depth,
-                                job.ColumnStart + firstColumn, width, columns, transposeB);
-                        }
-                    }
-
-                    int packedChunk = rowBlock * job.ColumnGroups + group;
-                    Volatile.Write(ref job.PackedChunks, packedChunk + 1);
-                    if (threads == 1)
-                        ComputeChunk<TKernel>(job, packedChunk, c, onCaller: true);
-                }
-            }
-
-            if (threads > 1)
-            {
-                // Between its own chunks and while helpers finish theirs, the caller folds the helpers' finished
-                // chunks into C (on the last pass), rather than all at the end.
-                bool lastPass = job.DepthStart + job.Depth == job.K;
-                int chunk;
-                while ((chunk = Interlocked.Increment(ref job.NextChunk) - 1) < job.ChunkCount)
-                {
-                    ComputeChunk<TKernel>(job, chunk, c, onCaller: true);
-                    if (lastPass)
-                        FoldHelperChunks(job, c, columns);
-                }
-
-                var spin = default(SpinWait);
-                while (!HelperPool.Instance.HelpersDone)
-                {
-                    if (!lastPass || !FoldHelperChunks(job, c, columns))
-                        spin.SpinOnce(sleep1Threshold: -1);
-                }
-            }
-        }
-        finally
-        {
-            if (threads > 1)
-            {
-                // After an exception, stops helpers taking chunks and frees those waiting for packing, so that all
-                // are done before the buffers go back to the pool.
-                Interlocked.Exchange(ref job.NextChunk, int.MaxValue / 2);
-                Volatile.Write(ref job.PackedChunks, int.MaxValue);
-                HelperPool.Instance.WaitForHelpers();
-            }
+            int rowBlock = unit / pass.ColumnPanels, panel = unit % pass.ColumnPanels;
+            int firstAPanel = rowBlock * pass.RowBlock / TKernel.Rows;
+            int endAPanel = Math.Min(firstAPanel + pass.RowBlock / TKernel.Rows, pass.RowPanels);
+            // Packs the row block's A panels no other thread has taken, then waits for any another thread is packing.
+            for (int p = firstAPanel; p < endAPanel; p++)
+                TryPack(p);
+            for (int p = firstAPanel; p < endAPanel; p++)
+                WaitUntilPacked(p);
+            if (!TryPack(pass.RowPanels + panel))
+                WaitUntilPacked(pass.RowPanels + panel);
+            ComputeTile<TKernel>(pass, rowBlock, panel);
         }
 
-        if (job.HelperFailure is { } failure)
-            throw new InvalidOperationException("A GEMM helper thread failed.", failure);
-        if (threads > 1 && job.DepthStart + job.Depth == job.K)
-            FoldHelperChunks(job, c, columns);
-    }
-
-    /// <summary>Runs on a helper thread: takes chunks of the current block until none are left.</summary>
-    private static void ComputeChunks(Job job)
-    {
-        switch (job.Kernel)
+        /// <summary>Packs panel <paramref name="index"/> (A panels first, then B's) if no thread has taken it; whether this one did.</summary>
+        private bool TryPack(int index)
         {
-            case GemmKernel.Avx512:
-                ComputeChunks<Avx512Kernel>(job);
-                break;
-            case GemmKernel.Avx2:
-                ComputeChunks<Avx2Kernel>(job);
-                break;
-            default:
-                ComputeChunks<PortableKernel>(job);
-                break;
+            ref int state = ref pass.PanelStates[index];
+            if (Volatile.Read(ref state) != PanelState.Unpacked
+                || Interlocked.CompareExchange(ref state, PanelState.Packing, PanelState.Unpacked) != PanelState.Unpacked)
+                return false;
+            try
+            {
+                int rows = TKernel.Rows, columns = TKernel.Columns;
+                if (index < pass.RowPanels)
+                {
+                    int row = index * rows;
+                    GemmPacking.PackA(pass.A.Span, pass.M, pass.K, pass.TransposeA, pass.RowStart + row, Math.Min(rows, pass.RowCount - row),
+                        pass.DepthStart, pass.Depth, pass.PackedA.AsSpan(row * pass.Depth), rows);
+                }
+                else
+                {
+                    int column = (index - pass.RowPanels) * columns;
+                    GemmPacking.PackB(pass.B.Span, pass.N, pass.K, pass.TransposeB, pass.ColumnStart + column, Math.Min(columns, pass.ColumnCount - column),
+                        pass.DepthStart, pass.Depth, pass.PackedB.AsSpan(column * pass.Depth), columns);
+                }
+            }
+            finally
+            {
+                // Also after an exception, which ParallelUnits rethrows, so that no thread waits forever.
+                Volatile.Write(ref state, PanelState.Packed);
+            }
+            return true;
         }
-    }
 
-    private static void ComputeChunks<TKernel>(Job job)
-        where TKernel : struct, IMicroKernel
-    {
-        int chunk;
-        while ((chunk = Interlocked.Increment(ref job.NextChunk) - 1) < job.ChunkCount)
+        /// <summary>Waits for a panel another thread is packing: it takes microseconds and that thread waits on nothing.</summary>
+        private void WaitUntilPacked(int index)
         {
+            ref int state = ref pass.PanelStates[index];
             var spin = default(SpinWait);
-            while (Volatile.Read(ref job.PackedChunks) <= chunk)
+            while (Volatile.Read(ref state) != PanelState.Packed)
                 spin.SpinOnce(sleep1Threshold: -1);
-            ComputeChunk<TKernel>(job, chunk, [], onCaller: false);
-            if (job.DepthStart + job.Depth == job.K)
-                Volatile.Write(ref Unsafe.As<ChunkState, byte>(ref job.ChunkStates[chunk]), (byte)ChunkState.FinishedByHelper);
         }
+    }
+
+    /// <summary>Where a panel of the current pass is, in <see cref="GemmPass.PanelStates"/>.</summary>
+    private static class PanelState
+    {
+        public const int Unpacked = 0, Packing = 1, Packed = 2;
     }
 
     /// <summary>
-    /// Multiplies one chunk's packed A rows by its packed B panels, depth block after depth block. The caller finishes
-    /// tiles into C; helpers, which cannot see C, finish them as α·s into the scratch for the caller to fold in.
+    /// Computes one row block of the pass by one B panel, depth block by depth block. Between depth blocks a tile's
+    /// sums wait on the stack; between depth passes, in <see cref="GemmPass.Scratch"/> or C. Full tiles are finished
+    /// (α·s + β·c) by the kernel straight into C; edge tiles are computed whole on the stack and their valid part
+    /// finished here, with the same operations.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeChunk<TKernel>(Job job, int chunk, Span<float> c, bool onCaller)
-        where TKernel : struct, IMicroKernel
+    [SkipLocalsInit]
+    private static void ComputeTile<TKernel>(in GemmPass pass, int rowBlock, int panel)
+        where TKernel : struct, IGemmMicroKernel
     {
-        int rows = TKernel.Rows, columns = TKernel.Columns;
-        int rowStart = chunk / job.ColumnGroups * job.RowBlock;
-        int rowEnd = Math.Min(rowStart + job.RowBlock, job.M);
-        int firstPanel = chunk % job.ColumnGroups * job.PanelsPerGroup;
-        int endPanel = Math.Min(firstPanel + job.PanelsPerGroup, job.ColumnPanels);
-        float beta = onCaller ? job.Beta : 0;
+        int rows = TKernel.Rows, columns = TKernel.Columns, tileSize = rows * columns;
+        int firstRow = rowBlock * pass.RowBlock, endRow = Math.Min(firstRow + pass.RowBlock, pass.RowCount);
+        int column = panel * columns, width = Math.Min(columns, pass.ColumnCount - column);
+        int tiles = (endRow - firstRow + rows - 1) / rows;
+        int passDepth = pass.Depth, n = pass.N;
+        bool carriedIn = pass.DepthStart > 0, finish = pass.DepthStart + passDepth == pass.K;
+        float alpha = pass.Alpha, beta = pass.Beta;
+        float[] packedA = pass.PackedA;
+        var packedPanelB = pass.PackedB.AsSpan(panel * passDepth * columns, passDepth * columns);
+        Span<float> c = pass.C.Span;
+        int outputOrigin = pass.RowStart * n + pass.ColumnStart + column;
 
-        // Sums between depth blocks: in C (stride n) or in the scratch (stride of the column block).
-        Span<float> sums = job.Sums == SumLocation.Output ? c : job.Scratch;
-        int sumStride = job.Sums == SumLocation.Output ? job.N : job.Columns;
-        int sumColumnBase = job.Sums == SumLocation.Output ? 0 : -job.ColumnStart;
-        Span<float> edgeTile = stackalloc float[rows * columns];
+        // Sums carried between depth passes: laid out as the pass's block of C in the scratch, or in C itself.
+        Span<float> carried = pass.Scratch ?? c;
+        int carriedStride = pass.Scratch is null ? n : pass.ColumnCount;
+        int carriedOrigin = pass.Scratch is null ? outputOrigin : column;
 
-        for (int offset = 0; offset < job.Depth; offset += job.DepthBlock)
+        // Stack sums, written before they are read: one slot per tile kept between depth blocks, else one for edge tiles.
+        int depthBlock = TKernel.DepthBlock;
+        bool severalBlocks = passDepth > depthBlock;
+        Span<float> sums = stackalloc float[(severalBlocks ? tiles : 1) * tileSize];
+
+        for (int offset = 0; offset < passDepth; offset += depthBlock)
         {
-            int depth = Math.Min(job.DepthBlock, job.Depth - offset);
-            bool accumulate = job.DepthStart + offset > 0;
-            bool finish = job.DepthStart + offset + depth == job.K;
-            var packedABlock = job.PackedA.AsSpan(job.PaddedRows * offset, job.PaddedRows * depth);
-            var packedBBlock = job.PackedB.AsSpan(job.PaddedColumns * offset, job.PaddedColumns * depth);
-
-            // Finished tiles go to C from the caller, to the scratch as α·s from helpers; others stay sums.
-            Span<float> target = sums;
-            int targetStride = sumStride, targetColumnBase = sumColumnBase;
-            if (finish && onCaller)
+            int depth = Math.Min(depthBlock, passDepth - offset);
+            bool firstBlock = offset == 0, lastBlock = offset + depth == passDepth;
+            ref float packedB = ref MemoryMarshal.GetReference(packedPanelB.Slice(offset * columns, depth * columns));
+            for (int tile = 0; tile < tiles; tile++)
             {
-                target = c;
-                targetStride = job.N;
-                targetColumnBase = 0;
-            }
-            else if (finish)
-            {
-                target = job.Scratch;
-                targetStride = job.Columns;
-                targetColumnBase = -job.ColumnStart;
-            }
-
-            for (int panel = firstPanel; panel < endPanel; panel++)
-            {
-                int column = job.ColumnStart + panel * columns;
-                int width = Math.Min(columns, job.ColumnStart + job.Columns - column);
-                ref float packedB = ref MemoryMarshal.GetReference(packedBBlock.Slice(panel * columns * depth, columns * depth));
-                for (int row = rowStart; row < rowEnd; row += rows)
+                int row = firstRow + tile * rows, height = Math.Min(rows, endRow - row);
+                ref float packedATile = ref MemoryMarshal.GetReference(packedA.AsSpan(row * passDepth + offset * rows, depth * rows));
+                var slot = sums.Slice(severalBlocks ? tile * tileSize : 0, tileSize);
+                int outputOffset = outputOrigin + row * n, carriedOffset = carriedOrigin + row * carriedStride;
+                if (height == rows && width == columns)
                 {
-                    int height = Math.Min(rows, job.M - row);
-                    ref float packedA = ref MemoryMarshal.GetReference(packedABlock.Slice(row * depth, rows * depth));
-                    int targetOffset = row * targetStride + column + targetColumnBase;
-                    if (height == rows && width == columns)
+                    // From the sums of the previous depth block (or pass), to the next block's, or finished into C.
+                    bool load = !firstBlock || carriedIn;
+                    ref float accumulator = ref firstBlock ? ref Tile(carried, carriedOffset, carriedStride, rows, columns) : ref slot[0];
+                    nint accumulatorStride = firstBlock ? carriedStride : columns;
+                    if (!lastBlock)
                     {
-                        ref float output = ref MemoryMarshal.GetReference(target.Slice(targetOffset, (rows - 1) * targetStride + columns));
-                        ref float accumulator = ref accumulate
-                            ? ref MemoryMarshal.GetReference(sums.Slice(row * sumStride + column + sumColumnBase, (rows - 1) * sumStride + columns))
-                            : ref output;
-                        TKernel.Multiply(ref packedA, ref packedB, depth, ref accumulator, sumStride, accumulate,
-                            ref output, targetStride, finish, job.Alpha, beta);
-                        continue;
+                        TKernel.Multiply(ref packedATile, ref packedB, depth, ref accumulator, accumulatorStride, load, ref slot[0], columns, false, 1, 0);
+                    }
+                    else if (finish)
+                    {
+                        TKernel.Multiply(ref packedATile, ref packedB, depth, ref accumulator, accumulatorStride, load,
+                            ref Tile(c, outputOffset, n, rows, columns), n, true, alpha, beta);
+                    }
+                    else
+                    {
+                        TKernel.Multiply(ref packedATile, ref packedB, depth, ref accumulator, accumulatorStride, load,
+                            ref Tile(carried, carriedOffset, carriedStride, rows, columns), carriedStride, false, 1, 0);
                     }
 
-                    // A partial tile: the kernel works on a full tile in the stack buffer, then the valid part is copied out.
-                    edgeTile.Clear();
-                    if (accumulate)
-                    {
-                        for (int r = 0; r < height; r++)
-                            sums.Slice((row + r) * sumStride + column + sumColumnBase, width).CopyTo(edgeTile.Slice(r * columns));
-                    }
-                    ref float tile = ref MemoryMarshal.GetReference(edgeTile);
-                    TKernel.Multiply(ref packedA, ref packedB, depth, ref tile, columns, accumulate, ref tile, columns, false, 1, 0);
-                    for (int r = 0; r < height; r++)
-                    {
-                        var source = edgeTile.Slice(r * columns, width);
-                        var destination = target.Slice(targetOffset + r * targetStride, width);
-                        if (!finish)
-                        {
-                            source.CopyTo(destination);
-                            continue;
-                        }
-
-                        // The same operations as the kernels' vector epilogue, so edge elements round alike.
-                        for (int j = 0; j < width; j++)
-                        {
-                            float value = source[j] * job.Alpha;
-                            if (beta != 0)
-                                value += destination[j] * beta;
-                            destination[j] = value;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>What became of a chunk in the last pass over its column block.</summary>
-    private enum ChunkState : byte
-    {
-        /// <summary>Not yet done, or done by the caller straight into C.</summary>
-        Open,
-
-        /// <summary>A helper finished it into the scratch as α·s.</summary>
-        FinishedByHelper,
-
-        /// <summary>The caller moved it from the scratch into C.</summary>
-        Folded,
-    }
-
-    /// <summary>Moves the chunks helpers have finished (α·s, in scratch) into C, adding β·C; returns whether there were any.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool FoldHelperChunks(Job job, Span<float> c, int kernelColumns)
-    {
-        bool folded = false;
-        float beta = job.Beta;
-        for (int chunk = 0; chunk < job.ChunkCount; chunk++)
-        {
-            if ((ChunkState)Volatile.Read(ref Unsafe.As<ChunkState, byte>(ref job.ChunkStates[chunk])) != ChunkState.FinishedByHelper)
-                continue;
-            job.ChunkStates[chunk] = ChunkState.Folded;
-            folded = true;
-            int rowStart = chunk / job.ColumnGroups * job.RowBlock;
-            int rowEnd = Math.Min(rowStart + job.RowBlock, job.M);
-            int columnOffset = chunk % job.ColumnGroups * job.PanelsPerGroup * kernelColumns;
-            int width = Math.Min(job.PanelsPerGroup * kernelColumns, job.Columns - columnOffset);
-            for (int row = rowStart; row < rowEnd; row++)
-            {
-                var scaledSums = job.Scratch.AsSpan(row * job.Columns + columnOffset, width);
-                var output = c.Slice(row * job.N + job.ColumnStart + columnOffset, width);
-                if (beta == 0)
-                {
-                    scaledSums.CopyTo(output);
                     continue;
                 }
 
-                int j = 0;
-                for (; j <= width - Vector<float>.Count; j += Vector<float>.Count)
+                // An edge tile: the kernel works on the whole tile in its stack slot; only the valid part is moved in and out.
+                if (firstBlock && carriedIn)
                 {
-                    var sum = new Vector<float>(scaledSums[j..]) + new Vector<float>(output[j..]) * beta;
-                    sum.CopyTo(output[j..]);
+                    slot.Clear();
+                    for (int r = 0; r < height; r++)
+                        carried.Slice(carriedOffset + r * carriedStride, width).CopyTo(slot.Slice(r * columns));
                 }
-                for (; j < width; j++)
-                    output[j] = scaledSums[j] + output[j] * beta;
-            }
-        }
-
-        return folded;
-    }
-
-    /// <summary>
-    /// Packs op(A)[rowStart..rowEnd, depthStart..depthStart + depth) into panels of <paramref name="rows"/> rows, each
-    /// depth × rows with the rows of one k adjacent, placed as in the packing of all m rows; rows past m are zero.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA(ReadOnlySpan<float> a, Span<float> packed, int m, int k, int depthStart, int depth, int rows, bool transposeA,
-        int rowStart, int rowEnd)
-    {
-        for (int panelRow = rowStart; panelRow < rowEnd; panelRow += rows)
-        {
-            int height = Math.Min(rows, m - panelRow);
-            var panel = packed.Slice(panelRow * depth, rows * depth);
-            if (height < rows)
-                panel.Clear();
-            if (transposeA)
-                PackRuns(a[(depthStart * m + panelRow)..], m, height, depth, panel, rows);
-            else
-                PackTransposed(a[(panelRow * k + depthStart)..], k, height, depth, panel, rows);
-        }
-    }
-
-    /// <summary>
-    /// Packs op(B)[depthStart..depthStart + depth, columnStart..columnStart + width) into panels of
-    /// <paramref name="columns"/> columns, each depth × columns, row by row; columns past the block are zero.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(ReadOnlySpan<float> b, Span<float> packed, int n, int k, int depthStart, int depth,
-        int columnStart, int width, int columns, bool transposeB)
-    {
-        for (int panelColumn = 0; panelColumn < width; panelColumn += columns)
-        {
-            int panelWidth = Math.Min(columns, width - panelColumn);
-            var panel = packed.Slice(panelColumn * depth, columns * depth);
-            if (panelWidth < columns)
-                panel.Clear();
-            int column = columnStart + panelColumn;
-            if (transposeB)
-                PackTransposed(b[(column * k + depthStart)..], k, panelWidth, depth, panel, columns);
-            else
-                PackRuns(b[(depthStart * n + column)..], n, panelWidth, depth, panel, columns);
-        }
-    }
-
-    /// <summary>
-    /// Copies <paramref name="depth"/> runs of <paramref name="count"/> values, <paramref name="stride"/> apart in
-    /// <paramref name="source"/>, to consecutive rows of <paramref name="panelWidth"/> in <paramref name="panel"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackRuns(ReadOnlySpan<float> source, int stride, int count, int depth, Span<float> panel, int panelWidth)
-    {
-        if (!Vector128.IsHardwareAccelerated || count < 4)
-        {
-            for (int p = 0; p < depth; p++)
-                source.Slice(p * stride, count).CopyTo(panel.Slice(p * panelWidth));
-            return;
-        }
-
-        // Spans' CopyTo costs more than these few values; vector moves, 8 then 4 then one at a time.
-        CheckExtent(source.Length, depth, stride, count);
-        ref float from = ref MemoryMarshal.GetReference(source);
-        ref float to = ref MemoryMarshal.GetReference(panel[..(depth * panelWidth)]);
-        int wide = Vector256.IsHardwareAccelerated ? count & ~7 : 0;
-        bool half = (count - wide) >= 4;
-        int single = wide + (half ? 4 : 0);
-        for (int p = 0; p < depth; p++)
-        {
-            for (int j = 0; j < wide; j += 8)
-                Vector256.LoadUnsafe(ref from, (nuint)j).StoreUnsafe(ref to, (nuint)j);
-            if (half)
-                Vector128.LoadUnsafe(ref from, (nuint)wide).StoreUnsafe(ref to, (nuint)wide);
-            for (int j = single; j < count; j++)
-                Unsafe.Add(ref to, j) = Unsafe.Add(ref from, j);
-            from = ref Unsafe.Add(ref from, stride);
-            to = ref Unsafe.Add(ref to, panelWidth);
-        }
-    }
-
-    /// <summary>
-    /// Transposes <paramref name="count"/> runs of <paramref name="depth"/> contiguous values, <paramref name="stride"/>
-    /// apart in <paramref name="source"/>, into <paramref name="panel"/>[p · <paramref name="panelWidth"/> + run],
-    /// by 8, 4 and 2 × 8 register transposes where AVX allows.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackTransposed(ReadOnlySpan<float> source, int stride, int count, int depth, Span<float> panel, int panelWidth)
-    {
-        int run = 0;
-        if (Avx.IsSupported && depth >= 8 && count >= 2)
-        {
-            CheckExtent(source.Length, count, stride, depth);
-            ref float from = ref MemoryMarshal.GetReference(source);
-            ref float to = ref MemoryMarshal.GetReference(panel[..(depth * panelWidth)]);
-            int blockedDepth = depth & ~7;
-            nint width = panelWidth;
-            for (; run + 8 <= count; run += 8)
-            {
-                for (int p = 0; p < blockedDepth; p += 8)
+                ref float tileSums = ref slot[0];
+                TKernel.Multiply(ref packedATile, ref packedB, depth, ref tileSums, columns, !firstBlock || carriedIn, ref tileSums, columns, false, 1, 0);
+                if (!lastBlock)
+                    continue;
+                for (int r = 0; r < height; r++)
                 {
-                    ref float first = ref Unsafe.Add(ref from, run * stride + p);
-                    Transpose4x8(ref first, stride, out var low0, out var low1, out var low2, out var low3);
-                    Transpose4x8(ref Unsafe.Add(ref first, 4 * stride), stride, out var high0, out var high1, out var high2, out var high3);
-                    ref float target = ref Unsafe.Add(ref to, p * width + run);
-                    Avx.Permute2x128(low0, high0, 0x20).StoreUnsafe(ref target);
-                    Avx.Permute2x128(low1, high1, 0x20).StoreUnsafe(ref Unsafe.Add(ref target, width));
-                    Avx.Permute2x128(low2, high2, 0x20).StoreUnsafe(ref Unsafe.Add(ref target, 2 * width));
-                    Avx.Permute2x128(low3, high3, 0x20).StoreUnsafe(ref Unsafe.Add(ref target, 3 * width));
-                    Avx.Permute2x128(low0, high0, 0x31).StoreUnsafe(ref Unsafe.Add(ref target, 4 * width));
-                    Avx.Permute2x128(low1, high1, 0x31).StoreUnsafe(ref Unsafe.Add(ref target, 5 * width));
-                    Avx.Permute2x128(low2, high2, 0x31).StoreUnsafe(ref Unsafe.Add(ref target, 6 * width));
-                    Avx.Permute2x128(low3, high3, 0x31).StoreUnsafe(ref Unsafe.Add(ref target, 7 * width));
-                }
-            }
-
-            for (; run + 4 <= count; run += 4)
-            {
-                for (int p = 0; p < blockedDepth; p += 8)
-                {
-                    // atXY holds the 4 runs' values at k offsets X (low half) and Y (high half).
-                    Transpose4x8(ref Unsafe.Add(ref from, run * stride + p), stride, out var at04, out var at15, out var at26, out var at37);
-                    ref float target = ref Unsafe.Add(ref to, p * width + run);
-                    at04.GetLower().StoreUnsafe(ref target);
-                    at15.GetLower().StoreUnsafe(ref Unsafe.Add(ref target, width));
-                    at26.GetLower().StoreUnsafe(ref Unsafe.Add(ref target, 2 * width));
-                    at37.GetLower().StoreUnsafe(ref Unsafe.Add(ref target, 3 * width));
-                    at04.GetUpper().StoreUnsafe(ref Unsafe.Add(ref target, 4 * width));
-                    at15.GetUpper().StoreUnsafe(ref Unsafe.Add(ref target, 5 * width));
-                    at26.GetUpper().StoreUnsafe(ref Unsafe.Add(ref target, 6 * width));
-                    at37.GetUpper().StoreUnsafe(ref Unsafe.Add(ref target, 7 * width));
-                }
-            }
-
-            for (; run + 2 <= count; run += 2)
-            {
-                for (int p = 0; p < blockedDepth; p += 8)
-                {
-                    // The pair (run, run + 1) at one k is 8 bytes: moved as one double.
-                    ref float first = ref Unsafe.Add(ref from, run * stride + p);
-                    var run0 = Vector256.LoadUnsafe(ref first);
-                    var run1 = Vector256.LoadUnsafe(ref first, (nuint)stride);
-                    var pairs0145 = Avx.UnpackLow(run0, run1).AsDouble();
-                    var pairs2367 = Avx.UnpackHigh(run0, run1).AsDouble();
-                    ref float target = ref Unsafe.Add(ref to, p * width + run);
-                    Unsafe.As<float, double>(ref target) = pairs0145.GetElement(0);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, width)) = pairs0145.GetElement(1);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, 2 * width)) = pairs2367.GetElement(0);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, 3 * width)) = pairs2367.GetElement(1);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, 4 * width)) = pairs0145.GetElement(2);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, 5 * width)) = pairs0145.GetElement(3);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, 6 * width)) = pairs2367.GetElement(2);
-                    Unsafe.As<float, double>(ref Unsafe.Add(ref target, 7 * width)) = pairs2367.GetElement(3);
-                }
-            }
-
-            // The depth past the last whole 8 for the runs done above.
-            for (int done = 0; done < run; done++)
-                for (int p = blockedDepth; p < depth; p++)
-                    panel[p * panelWidth + done] = source[done * stride + p];
-        }
-
-        for (; run < count; run++)
-        {
-            var values = source.Slice(run * stride, depth);
-            for (int p = 0; p < depth; p++)
-                panel[p * panelWidth + run] = values[p];
-        }
-    }
-
-    /// <summary>
-    /// Transposes 4 runs × 8 values at <paramref name="first"/>: <paramref name="k0"/> holds the 4 runs' values 0 (low
-    /// half) and 4 (high half), <paramref name="k1"/> values 1 and 5, and so on.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose4x8(ref float first, int stride, out Vector256<float> k0, out Vector256<float> k1,
-        out Vector256<float> k2, out Vector256<float> k3)
-    {
-        var run0 = Vector256.LoadUnsafe(ref first);
-        var run1 = Vector256.LoadUnsafe(ref first, (nuint)stride);
-        var run2 = Vector256.LoadUnsafe(ref first, (nuint)(2 * stride));
-        var run3 = Vector256.LoadUnsafe(ref first, (nuint)(3 * stride));
-        var low01 = Avx.UnpackLow(run0, run1);
-        var high01 = Avx.UnpackHigh(run0, run1);
-        var low23 = Avx.UnpackLow(run2, run3);
-        var high23 = Avx.UnpackHigh(run2, run3);
-        k0 = Avx.Shuffle(low01, low23, 0x44);
-        k1 = Avx.Shuffle(low01, low23, 0xEE);
-        k2 = Avx.Shuffle(high01, high23, 0x44);
-        k3 = Avx.Shuffle(high01, high23, 0xEE);
-    }
-
-    /// <summary>Guards the unchecked loads of the packers: <paramref name="runs"/> runs of <paramref name="length"/>, <paramref name="stride"/> apart.</summary>
-    private static void CheckExtent(int available, int runs, int stride, int length)
-    {
-        if ((long)(runs - 1) * stride + length > available)
-            throw new InvalidOperationException("A GEMM packer would read past its source.");
-    }
-
-    /// <summary>
-    /// Helper threads, started on first use and kept (as background threads) for the process. One call at a time
-    /// uses them, holding <see cref="CallLock"/>; between blocks of a call they spin briefly, then sleep.
-    /// </summary>
-    private sealed class HelperPool
-    {
-        public static readonly HelperPool Instance = new();
-
-        /// <summary>How long an idle helper spins for the next block before it sleeps.</summary>
-        private static readonly long SpinTicks = Stopwatch.Frequency / 5000;
-
-        private readonly object _signal = new();
-        private readonly List<Thread> _threads = [];
-        private Job? _job;
-        private int _helpers;
-        private int _generation;
-        private int _pending;
-
-        public object CallLock { get; } = new();
-
-        /// <summary>Sets <paramref name="helpers"/> threads to work on <paramref name="job"/>'s current block.</summary>
-        public void Start(Job job, int helpers)
-        {
-            while (_threads.Count < helpers)
-            {
-                int index = _threads.Count;
-                var thread = new Thread(() => HelperLoop(index)) { IsBackground = true, Name = $"GEMM helper {index + 1}" };
-                _threads.Add(thread);
-                thread.Start();
-            }
-
-            // Under the lock with the generation, so a helper reads one block's job and helper count together.
-            lock (_signal)
-            {
-                _job = job;
-                _helpers = helpers;
-                Volatile.Write(ref _pending, helpers);
-                _generation++;
-                Monitor.PulseAll(_signal);
-            }
-        }
-
-        /// <summary>Whether every helper of the current block is done.</summary>
-        public bool HelpersDone => Volatile.Read(ref _pending) == 0;
-
-        /// <summary>Waits until every helper of the current block is done; they take only microseconds to finish.</summary>
-        public void WaitForHelpers()
-        {
-            var spin = default(SpinWait);
-            while (Volatile.Read(ref _pending) != 0)
-                spin.SpinOnce(sleep1Threshold: -1);
-        }
-
-        private void HelperLoop(int index)
-        {
-            int seen = 0;
-            while (true)
-            {
-                long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
-                while (Volatile.Read(ref _generation) == seen && Stopwatch.GetTimestamp() < spinUntil)
-                    Thread.SpinWait(20);
-                Job job;
-                lock (_signal)
-                {
-                    while (_generation == seen)
-                        Monitor.Wait(_signal);
-                    seen = _generation;
-                    if (index >= _helpers)
+                    var source = slot.Slice(r * columns, width);
+                    if (!finish)
+                    {
+                        source.CopyTo(carried.Slice(carriedOffset + r * carriedStride));
                         continue;
-                    job = _job!;
-                }
+                    }
 
-                try
-                {
-                    ComputeChunks(job);
-                }
-                catch (Exception e)
-                {
-                    job.HelperFailure ??= e;
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _pending);
+                    // The same operations as the kernels' vector epilogue, so edge elements round alike.
+                    var destination = c.Slice(outputOffset + r * n, width);
+                    for (int j = 0; j < width; j++)
+                    {
+                        float value = source[j] * alpha;
+                        if (beta != 0)
+                            value += destination[j] * beta;
+                        destination[j] = value;
+                    }
                 }
             }
         }
     }
+
+    /// <summary>The first of a rows × columns tile at <paramref name="offset"/>, rows <paramref name="stride"/> apart, checked to lie in <paramref name="span"/>.</summary>
+    private static ref float Tile(Span<float> span, int offset, int stride, int rows, int columns)
+        => ref MemoryMarshal.GetReference(span.Slice(offset, (rows - 1) * stride + columns));
 
     /// <summary>
-    /// A register-tile kernel: Rows × Columns sums over one packed depth block, started from zero or from
-    /// <c>accumulator</c>, then written to <c>output</c> as they are or finished as α·s (+ β·output when β ≠ 0).
+    /// One pass of a call: the operands (pinned, so <see cref="ParallelUnits"/>' threads can read them), the packed
+    /// buffers, and the block of C and span of k the pass covers.
     /// </summary>
-    private interface IMicroKernel
+    private readonly struct GemmPass
     {
-        static abstract int Rows { get; }
+        public PinnedSpan<float> A { get; init; }
+        public PinnedSpan<float> B { get; init; }
+        public PinnedSpan<float> C { get; init; }
+        public int M { get; init; }
+        public int N { get; init; }
+        public int K { get; init; }
+        public bool TransposeA { get; init; }
+        public bool TransposeB { get; init; }
+        public float Alpha { get; init; }
+        public float Beta { get; init; }
 
-        static abstract int Columns { get; }
+        /// <summary>The pass's A panels, each Rows × <see cref="Depth"/> values.</summary>
+        public float[] PackedA { get; init; }
 
-        /// <summary>Depth of a packed block: one B panel (depth × <see cref="Columns"/>) and one A panel stay in L1.</summary>
-        static abstract int DepthBlock { get; }
+        /// <summary>The pass's B panels, each Columns × <see cref="Depth"/> values.</summary>
+        public float[] PackedB { get; init; }
 
-        static abstract void Multiply(ref float packedA, ref float packedB, int depth, ref float accumulator, nint accumulatorStride,
-            bool loadAccumulator, ref float output, nint outputStride, bool finalize, float alpha, float beta);
-    }
+        /// <summary>One <see cref="PanelState"/> per panel of the pass, A panels first.</summary>
+        public int[] PanelStates { get; init; }
 
-    /// <summary>4 × (2 vectors) register tile in <see cref="Vector{T}"/>, fused where the hardware can.</summary>
-    private readonly struct PortableKernel : IMicroKernel
-    {
+        /// <summary>Sums between depth passes when β ≠ 0, as the pass's block of C; null when they wait in C.</summary>
+        public float[]? Scratch { get; init; }
 
-        public static int Rows => 4;
+        public int RowStart { get; init; }
+        public int RowCount { get; init; }
+        public int ColumnStart { get; init; }
+        public int ColumnCount { get; init; }
+        public int DepthStart { get; init; }
+        public int Depth { get; init; }
+        public int RowPanels { get; init; }
+        public int ColumnPanels { get; init; }
 
-        public static int Columns => 2 * Vector<float>.Count;
+        /// <summary>Rows of a tile: whole A panels, the pass's rows in blocks of equal size near <see cref="RowBlockTarget"/>.</summary>
+        public int RowBlock { get; init; }
+        public int RowBlocks { get; init; }
 
-        public static int DepthBlock => 256;
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Multiply(ref float packedA, ref float packedB, int depth, ref float accumulator, nint accumulatorStride,
-            bool loadAccumulator, ref float output, nint outputStride, bool finalize, float alpha, float beta)
+        public GemmPass Over(int rowStart, int rowCount, int columnStart, int columnCount, int depthStart, int depth, int rows, int columns)
         {
-            nuint width = (nuint)Vector<float>.Count;
-            Vector<float> c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b;
-            if (loadAccumulator)
+            int rowPanels = (rowCount + rows - 1) / rows;
+            int rowBlocks = (rowCount + RowBlockTarget - 1) / RowBlockTarget;
+            int rowBlock = (rowPanels + rowBlocks - 1) / rowBlocks * rows;
+            return this with
             {
-                ref float row = ref accumulator;
-                c0a = Vector.LoadUnsafe(ref row);
-                c0b = Vector.LoadUnsafe(ref row, width);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c1a = Vector.LoadUnsafe(ref row);
-                c1b = Vector.LoadUnsafe(ref row, width);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c2a = Vector.LoadUnsafe(ref row);
-                c2b = Vector.LoadUnsafe(ref row, width);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c3a = Vector.LoadUnsafe(ref row);
-                c3b = Vector.LoadUnsafe(ref row, width);
-            }
-            else
-            {
-                c0a = c0b = c1a = c1b = c2a = c2b = c3a = c3b = Vector<float>.Zero;
-            }
-
-            for (int p = 0; p < depth; p++)
-            {
-                var b0 = Vector.LoadUnsafe(ref packedB);
-                var b1 = Vector.LoadUnsafe(ref packedB, width);
-                var a = new Vector<float>(packedA);
-                c0a = MultiplyAdd(a, b0, c0a);
-                c0b = MultiplyAdd(a, b1, c0b);
-                a = new Vector<float>(Unsafe.Add(ref packedA, 1));
-                c1a = MultiplyAdd(a, b0, c1a);
-                c1b = MultiplyAdd(a, b1, c1b);
-                a = new Vector<float>(Unsafe.Add(ref packedA, 2));
-                c2a = MultiplyAdd(a, b0, c2a);
-                c2b = MultiplyAdd(a, b1, c2b);
-                a = new Vector<float>(Unsafe.Add(ref packedA, 3));
-                c3a = MultiplyAdd(a, b0, c3a);
-                c3b = MultiplyAdd(a, b1, c3b);
-                packedA = ref Unsafe.Add(ref packedA, 4);
-                packedB = ref Unsafe.Add(ref packedB, 2 * width);
-            }
-
-            ref float target = ref output;
-            Store(ref target, c0a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, width), c0b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c1a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, width), c1b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c2a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, width), c2b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c3a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, width), c3b, finalize, alpha, beta);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector<float> MultiplyAdd(Vector<float> left, Vector<float> right, Vector<float> addend)
-            // Fused where the hardware is, so results match the other kernels bit for bit; emulating FMA would be far
-            // too slow. Not Vector.MultiplyAddEstimate, whose rounding may differ between JIT tiers of one method.
-#if NET9_0_OR_GREATER
-            => Fma.IsSupported || AdvSimd.IsSupported ? Vector.FusedMultiplyAdd(left, right, addend) : left * right + addend;
-#else
-            // .NET 8 has no Vector.FusedMultiplyAdd: the portable kernel rounds twice there, still the same on every run.
-            => left * right + addend;
-#endif
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(ref float target, Vector<float> sum, bool finalize, float alpha, float beta)
-        {
-            if (finalize)
-            {
-                sum *= alpha;
-                if (beta != 0)
-                    sum += Vector.LoadUnsafe(ref target) * beta;
-            }
-            sum.StoreUnsafe(ref target);
-        }
-    }
-
-    /// <summary>
-    /// 12 × 32 register tile: 24 zmm accumulators (cRa and cRb are row R's two vectors), two B vectors and one
-    /// broadcast A value of the 32 registers; per k, 24 FMAs for 14 loads.
-    /// </summary>
-    private readonly struct Avx512Kernel : IMicroKernel
-    {
-        public static int Rows => 12;
-        public static int Columns => 32;
-
-        public static int DepthBlock => 256;
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Multiply(ref float packedA, ref float packedB, int depth, ref float accumulator, nint accumulatorStride, bool loadAccumulator,
-            ref float output, nint outputStride, bool finalize, float alpha, float beta)
-        {
-            Vector512<float> c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b, c8a, c8b, c9a, c9b, c10a, c10b, c11a, c11b;
-            if (loadAccumulator)
-            {
-                ref float row = ref accumulator;
-                c0a = Vector512.LoadUnsafe(ref row);
-                c0b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c1a = Vector512.LoadUnsafe(ref row);
-                c1b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c2a = Vector512.LoadUnsafe(ref row);
-                c2b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c3a = Vector512.LoadUnsafe(ref row);
-                c3b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c4a = Vector512.LoadUnsafe(ref row);
-                c4b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c5a = Vector512.LoadUnsafe(ref row);
-                c5b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c6a = Vector512.LoadUnsafe(ref row);
-                c6b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c7a = Vector512.LoadUnsafe(ref row);
-                c7b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c8a = Vector512.LoadUnsafe(ref row);
-                c8b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c9a = Vector512.LoadUnsafe(ref row);
-                c9b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c10a = Vector512.LoadUnsafe(ref row);
-                c10b = Vector512.LoadUnsafe(ref row, 16);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c11a = Vector512.LoadUnsafe(ref row);
-                c11b = Vector512.LoadUnsafe(ref row, 16);
-            }
-            else
-            {
-                c0a = c0b = c1a = c1b = c2a = c2b = c3a = c3b = c4a = c4b = c5a = c5b = c6a = c6b = c7a = c7b = c8a = c8b = c9a = c9b = c10a = c10b = c11a = c11b = Vector512<float>.Zero;
-            }
-
-            for (int p = 0; p < depth; p++)
-            {
-                Vector512<float> b0 = Vector512.LoadUnsafe(ref packedB);
-                Vector512<float> b1 = Vector512.LoadUnsafe(ref packedB, 16);
-                Vector512<float> a = Vector512.Create(packedA);
-                c0a = Avx512F.FusedMultiplyAdd(a, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(a, b1, c0b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 1));
-                c1a = Avx512F.FusedMultiplyAdd(a, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(a, b1, c1b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 2));
-                c2a = Avx512F.FusedMultiplyAdd(a, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(a, b1, c2b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 3));
-                c3a = Avx512F.FusedMultiplyAdd(a, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(a, b1, c3b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 4));
-                c4a = Avx512F.FusedMultiplyAdd(a, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(a, b1, c4b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 5));
-                c5a = Avx512F.FusedMultiplyAdd(a, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(a, b1, c5b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 6));
-                c6a = Avx512F.FusedMultiplyAdd(a, b0, c6a); c6b = Avx512F.FusedMultiplyAdd(a, b1, c6b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 7));
-                c7a = Avx512F.FusedMultiplyAdd(a, b0, c7a); c7b = Avx512F.FusedMultiplyAdd(a, b1, c7b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 8));
-                c8a = Avx512F.FusedMultiplyAdd(a, b0, c8a); c8b = Avx512F.FusedMultiplyAdd(a, b1, c8b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 9));
-                c9a = Avx512F.FusedMultiplyAdd(a, b0, c9a); c9b = Avx512F.FusedMultiplyAdd(a, b1, c9b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 10));
-                c10a = Avx512F.FusedMultiplyAdd(a, b0, c10a); c10b = Avx512F.FusedMultiplyAdd(a, b1, c10b);
-                a = Vector512.Create(Unsafe.Add(ref packedA, 11));
-                c11a = Avx512F.FusedMultiplyAdd(a, b0, c11a); c11b = Avx512F.FusedMultiplyAdd(a, b1, c11b);
-                packedA = ref Unsafe.Add(ref packedA, 12);
-                packedB = ref Unsafe.Add(ref packedB, 32);
-            }
-
-            ref float target = ref output;
-            Store(ref target, c0a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c0b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c1a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c1b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c2a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c2b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c3a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c3b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c4a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c4b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c5a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c5b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c6a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c6b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c7a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c7b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c8a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c8b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c9a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c9b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c10a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c10b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c11a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 16), c11b, finalize, alpha, beta);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(ref float target, Vector512<float> sum, bool finalize, float alpha, float beta)
-        {
-            if (finalize)
-            {
-                sum *= alpha;
-                if (beta != 0)
-                    sum += Vector512.LoadUnsafe(ref target) * beta;
-            }
-            sum.StoreUnsafe(ref target);
-        }
-    }
-
-    /// <summary>
-    /// 6 × 16 register tile: 12 ymm accumulators (cRa and cRb are row R's two vectors), two B vectors and one
-    /// broadcast A value of the 16 registers; per k, 12 FMAs for 8 loads.
-    /// </summary>
-    private readonly struct Avx2Kernel : IMicroKernel
-    {
-        public static int Rows => 6;
-        public static int Columns => 16;
-
-        public static int DepthBlock => 256;
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Multiply(ref float packedA, ref float packedB, int depth, ref float accumulator, nint accumulatorStride, bool loadAccumulator,
-            ref float output, nint outputStride, bool finalize, float alpha, float beta)
-        {
-            Vector256<float> c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b;
-            if (loadAccumulator)
-            {
-                ref float row = ref accumulator;
-                c0a = Vector256.LoadUnsafe(ref row);
-                c0b = Vector256.LoadUnsafe(ref row, 8);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c1a = Vector256.LoadUnsafe(ref row);
-                c1b = Vector256.LoadUnsafe(ref row, 8);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c2a = Vector256.LoadUnsafe(ref row);
-                c2b = Vector256.LoadUnsafe(ref row, 8);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c3a = Vector256.LoadUnsafe(ref row);
-                c3b = Vector256.LoadUnsafe(ref row, 8);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c4a = Vector256.LoadUnsafe(ref row);
-                c4b = Vector256.LoadUnsafe(ref row, 8);
-                row = ref Unsafe.Add(ref row, accumulatorStride);
-                c5a = Vector256.LoadUnsafe(ref row);
-                c5b = Vector256.LoadUnsafe(ref row, 8);
-            }
-            else
-            {
-                c0a = c0b = c1a = c1b = c2a = c2b = c3a = c3b = c4a = c4b = c5a = c5b = Vector256<float>.Zero;
-            }
-
-            for (int p = 0; p < depth; p++)
-            {
-                Vector256<float> b0 = Vector256.LoadUnsafe(ref packedB);
-                Vector256<float> b1 = Vector256.LoadUnsafe(ref packedB, 8);
-                Vector256<float> a = Vector256.Create(packedA);
-                c0a = Fma.MultiplyAdd(a, b0, c0a); c0b = Fma.MultiplyAdd(a, b1, c0b);
-                a = Vector256.Create(Unsafe.Add(ref packedA, 1));
-                c1a = Fma.MultiplyAdd(a, b0, c1a); c1b = Fma.MultiplyAdd(a, b1, c1b);
-                a = Vector256.Create(Unsafe.Add(ref packedA, 2));
-                c2a = Fma.MultiplyAdd(a, b0, c2a); c2b = Fma.MultiplyAdd(a, b1, c2b);
-                a = Vector256.Create(Unsafe.Add(ref packedA, 3));
-                c3a = Fma.MultiplyAdd(a, b0, c3a); c3b = Fma.MultiplyAdd(a, b1, c3b);
-                a = Vector256.Create(Unsafe.Add(ref packedA, 4));
-                c4a = Fma.MultiplyAdd(a, b0, c4a); c4b = Fma.MultiplyAdd(a, b1, c4b);
-                a = Vector256.Create(Unsafe.Add(ref packedA, 5));
-                c5a = Fma.MultiplyAdd(a, b0, c5a); c5b = Fma.MultiplyAdd(a, b1, c5b);
-                packedA = ref Unsafe.Add(ref packedA, 6);
-                packedB = ref Unsafe.Add(ref packedB, 16);
-            }
-
-            ref float target = ref output;
-            Store(ref target, c0a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 8), c0b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c1a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 8), c1b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c2a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 8), c2b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c3a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 8), c3b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c4a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 8), c4b, finalize, alpha, beta);
-            target = ref Unsafe.Add(ref target, outputStride);
-            Store(ref target, c5a, finalize, alpha, beta);
-            Store(ref Unsafe.Add(ref target, 8), c5b, finalize, alpha, beta);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(ref float target, Vector256<float> sum, bool finalize, float alpha, float beta)
-        {
-            if (finalize)
-            {
-                sum *= alpha;
-                if (beta != 0)
-                    sum += Vector256.LoadUnsafe(ref target) * beta;
-            }
-            sum.StoreUnsafe(ref target);
+                RowStart = rowStart,
+                RowCount = rowCount,
+                ColumnStart = columnStart,
+                ColumnCount = columnCount,
+                DepthStart = depthStart,
+                Depth = depth,
+                RowPanels = rowPanels,
+                ColumnPanels = (columnCount + columns - 1) / columns,
+                RowBlock = rowBlock,
+                RowBlocks = (rowCount + rowBlock - 1) / rowBlock,
+            };
         }
     }
 }
