@@ -189,18 +189,6 @@ def main():
                      f"{speedup:.2f}× → {verdict(speedup, torch_target)}" if speedup else "n/a"),
                 ])
 
-    # GEMM 1024³ against torch.mm (OpenBLAS) on as many threads.
-    for threads in THREADS:
-        ours = median_ms(results, "GemmBenchmarks", "Multiply1024", f"Threads={threads}")
-        theirs = torch_results(torch, threads).get("gemm_1024")
-        flops = 2 * 1024 ** 3
-        rows.append([
-            "GEMM C = A·B (Training/Compute/Gemm.cs)", f"1024³, {threads} thread{'s' if threads > 1 else ''}",
-            f"{ms(ours)} = {flops / ours / 1e6:.0f} GFLOP/s" if ours else "n/a", "—", "—",
-            f"PyTorch `torch.mm` (OpenBLAS): {ms(theirs)}" + (f" = {flops / theirs / 1e6:.0f} GFLOP/s" if theirs else ""),
-            f"{theirs / ours:.2f}× (no target)" if ours and theirs else "n/a",
-        ])
-
     # 2. Through ML.NET.
     raw_cursor = median_ms(results, "CursorBenchmarks", "RawCursor")
     meanvar = median_ms(results, "CursorBenchmarks", "MLNetNormalizeMeanVariance")
@@ -330,6 +318,8 @@ def main():
         lines += [""] + [f"- missed: {m}" for m in missed]
         lines += ["", "Why each kind of miss happens, with the measurements that show it: [README.md, Performance](README.md#performance)."]
 
+    lines += gemm_section(results, artifacts)
+
     # Through ML.NET: where the time goes.
     cursor_diagnostics = [
         ("RawCursor", "raw cursor over the input column"),
@@ -370,6 +360,67 @@ def main():
     with open(output, "w") as f:
         f.write(text)
     print(text)
+
+
+# (MlpGemmBenchmarks method, label, key in torch_reference.py --gemm's results, PyTorch call).
+GEMM_OPS = [
+    ("Forward", "forward Y = X·Wᵀ", "forward", "torch.mm(x, w.t())"),
+    ("WeightGradient", "weight gradient dW += dYᵀ·X", "weight_gradient", "dw.addmm_(dy.t(), x)"),
+    ("InputGradient", "input gradient dX = dY·W", "input_gradient", "torch.mm(dy, w)"),
+]
+GEMM_MLP_SHAPES = ["64x784x256", "64x256x256", "64x256x10"]
+
+
+def gemm_section(results, artifacts):
+    """The GEMM table: ours and torch.mm on 1 and 2 threads per product, t_PyTorch / t_ours, and our 2-thread speedup.
+
+    PyTorch's times come from ARTIFACTS_DIR/torch_gemm_{1,2}thread.json, one torch_reference.py --gemm process per
+    thread count with OpenBLAS limited to it (run.sh)."""
+    torch_gemm = {}
+    for threads in THREADS:
+        path = os.path.join(artifacts, f"torch_gemm_{threads}thread.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                torch_gemm[threads] = json.load(f)
+    cases = [("GemmBenchmarks", "Multiply1024", "", "C = A·B", "1024³", 1024 ** 3,
+              lambda r: r.get("gemm_1024"), "torch.mm(a, b)")]
+    for shape in GEMM_MLP_SHAPES:
+        batch, inputs, outputs = map(int, shape.split("x"))
+        for method, label, key, call in GEMM_OPS:
+            cases.append(("MlpGemmBenchmarks", method, f"Shape={shape}&", label, shape.replace("x", "×"), batch * inputs * outputs,
+                          lambda r, shape=shape, key=key: r.get(shape, {}).get(key), call))
+    if not any(median_ms(results, type_, method, f"{params}Threads=1") for type_, method, params, *_ in cases):
+        return []
+
+    def time(value):
+        return f"{value * 1e3:.1f} µs" if value is not None and value < 1 else ms(value)
+
+    cores = {t: g.get("openblas_core") for t, g in torch_gemm.items()}
+    lines = ["", "## GEMM (Training/Compute/Gemm.cs) against PyTorch", "",
+             "BenchmarkDotNet medians of `GemmBenchmarks` and `MlpGemmBenchmarks`; PyTorch "
+             + (f"{next(iter(torch_gemm.values()))['torch']} " if torch_gemm else "")
+             + "medians from `torch_reference.py --gemm`, one process per thread count with OPENBLAS_NUM_THREADS and "
+             "OMP_NUM_THREADS set to it (torch.set_num_threads alone leaves OpenBLAS on every core), OpenBLAS kernel "
+             + (", ".join(f"{core} ({t} thread{'s' if t > 1 else ''})" for t, core in cores.items()) or "n/a")
+             + ". Shapes are batch × inputs × outputs (M × K × N) of the MLP's Linear layers, each product as LinearLayer "
+             "calls it; ratio = t_PyTorch / t_ours (above 1: ours faster); speedup = our 1-thread time / our 2-thread time.",
+             "",
+             "| product | shape | ours, 1 thread | PyTorch, 1 thread | ratio, 1 thread | ours, 2 threads | PyTorch, 2 threads "
+             "| ratio, 2 threads | our speedup 2 / 1 threads |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for type_, method, params, label, shape, multiply_adds, theirs_of, call in cases:
+        cells = [label, shape]
+        ours = {}
+        for threads in THREADS:
+            ours[threads] = median_ms(results, type_, method, f"{params}Threads={threads}")
+            theirs = theirs_of(torch_gemm.get(threads, {}).get("results", {}))
+            flops = 2 * multiply_adds
+            cells.append(f"{time(ours[threads])} ({flops / ours[threads] / 1e6:.0f} GFLOP/s)" if ours[threads] else "n/a")
+            cells.append(f"{time(theirs)} ({flops / theirs / 1e6:.0f} GFLOP/s), `{call}`" if theirs else "n/a")
+            cells.append(f"{theirs / ours[threads]:.2f}×" if theirs and ours[threads] else "n/a")
+        cells.append(f"{ours[1] / ours[2]:.2f}×" if ours[1] and ours[2] else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def mlp_epoch_table(ours_path, torch_path):

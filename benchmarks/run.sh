@@ -9,6 +9,7 @@
 #   5. runs benchmarks/torch_reference.py (2 threads) into BenchmarkDotNet.Artifacts/torch_reference.json;
 #      for the per-channel normalize rows, torch_reference.py --normalize once per thread count (1 and 2), each process
 #      started with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS at that count, into torch_normalize_1.json and _2.json;
+#      its GEMM part once per thread count, each process with OpenBLAS limited to it, into torch_gemm_{1,2}thread.json;
 #   6. joins both with benchmarks/report.py into one table, printed and written to BENCHMARKS.md;
 #   7. times one Fashion-MNIST epoch of the MLP, ours and PyTorch's, and appends that table.
 # Usage: bash benchmarks/run.sh   (from anywhere; about 12 minutes on 2 cores once the model is fitted, 17 the first time)
@@ -47,6 +48,15 @@ DOTNET_TC_CallCountingDelayMs=0 dotnet "$DLL" --filter '*' --artifacts "$ARTIFAC
 for THREADS in 1 2; do
     OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" benchmarks/torch_reference.py --normalize --threads "$THREADS" \
         > "$ARTIFACTS/torch_normalize_$THREADS.json"
+done
+
+# GEMM reference: torch.set_num_threads does not limit OpenBLAS's own threads, its environment does, so one process
+# per thread count. OpenBLAS 0.3.21 does not recognise every CPU (this Emerald Rapids falls back to its SSE3 kernels);
+# --openblas-coretype names its best kernel this CPU runs then (SkylakeX: AVX-512), or nothing.
+CORETYPE=$("$PYTHON" benchmarks/torch_reference.py --openblas-coretype)
+for THREADS in 1 2; do
+    env OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS ${CORETYPE:+OPENBLAS_CORETYPE=$CORETYPE} \
+        "$PYTHON" benchmarks/torch_reference.py --gemm --threads $THREADS > "$ARTIFACTS/torch_gemm_${THREADS}thread.json"
 done
 
 "$PYTHON" benchmarks/report.py "$ARTIFACTS" "$ARTIFACTS/torch_reference.json" BENCHMARKS.md "$COMMAND"
