@@ -11,7 +11,7 @@
 #      started with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS at that count, into torch_normalize_1.json and _2.json;
 #      its GEMM part once per thread count, each process with OpenBLAS limited to it, into torch_gemm_{1,2}thread.json;
 #   6. joins both with benchmarks/report.py into one table, printed and written to BENCHMARKS.md;
-#   7. times one Fashion-MNIST epoch of the MLP, ours and PyTorch's, and appends that table.
+#   7. times one Fashion-MNIST epoch of the MLP and of the CNN, ours and PyTorch's, and appends those tables.
 # Usage: bash benchmarks/run.sh   (from anywhere; about 12 minutes on 2 cores once the model is fitted, 17 the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +71,15 @@ if [ -d "$FASHION" ]; then
         echo
         dotnet "$DLL" --mlp-epoch "$FASHION" 3 > "$ARTIFACTS/mlp_epoch_ours.jsonl"
         "$PYTHON" benchmarks/mlp_epoch_torch.py "$FASHION" 3 > "$ARTIFACTS/mlp_epoch_torch.jsonl"
-        "$PYTHON" benchmarks/report.py --mlp-epoch "$ARTIFACTS/mlp_epoch_ours.jsonl" "$ARTIFACTS/mlp_epoch_torch.jsonl"
+        "$PYTHON" benchmarks/report.py --epoch "$ARTIFACTS/mlp_epoch_ours.jsonl" "$ARTIFACTS/mlp_epoch_torch.jsonl"
+        echo
+        echo "## Training: one Fashion-MNIST epoch of the CNN conv 3×3 (32)–norm–ReLU–max pool–conv 3×3 (64)–norm–ReLU–max pool–dense 128–ReLU–dense 10 (batch 64, SGD lr 0.01, momentum 0.9)"
+        echo
+        echo "Median of 3 epochs each; test accuracy after the epoch; GroupNorm with 8 groups. Ours: \`dotnet $DLL --cnn-epoch $FASHION 3\`; PyTorch 1.13 (oneDNN), 2 threads: \`$PYTHON benchmarks/cnn_epoch_torch.py $FASHION 3 2\`, with OMP_NUM_THREADS=2."
+        echo
+        dotnet "$DLL" --cnn-epoch "$FASHION" 3 > "$ARTIFACTS/cnn_epoch_ours.jsonl"
+        OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ${CORETYPE:+OPENBLAS_CORETYPE=$CORETYPE} "$PYTHON" benchmarks/cnn_epoch_torch.py "$FASHION" 3 2 > "$ARTIFACTS/cnn_epoch_torch.jsonl"
+        "$PYTHON" benchmarks/report.py --epoch "$ARTIFACTS/cnn_epoch_ours.jsonl" "$ARTIFACTS/cnn_epoch_torch.jsonl"
     } | tee -a BENCHMARKS.md
 else
     echo "run.sh: $FASHION not found (apt-get install dataset-fashion-mnist); the training rows are left out" >&2

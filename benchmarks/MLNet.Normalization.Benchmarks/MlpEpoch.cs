@@ -47,7 +47,7 @@ internal static class MlpEpoch
         RenormSchedule = new RenormSchedule(WarmupSteps: 100, FinalRMax: 3, RMaxSteps: 600, FinalDMax: 5, DMaxSteps: 400),
     };
 
-    private static LabeledData Labeled(FashionMnist data)
+    internal static LabeledData Labeled(FashionMnist data)
     {
         var features = new float[data.Count * FashionMnist.PixelsPerImage];
         for (int n = 0; n < data.Count; n++)

@@ -15,4 +15,10 @@ if (args is ["--mlp-epoch", var folder, ..])
     MlpEpoch.Run(folder, args.Length > 2 ? int.Parse(args[2]) : 3);
     return;
 }
+// --cnn-epoch <folder> [repeats] times one Fashion-MNIST epoch of the convolutional network per normalization (see CnnEpoch).
+if (args is ["--cnn-epoch", var cnnFolder, ..])
+{
+    CnnEpoch.Run(cnnFolder, args.Length > 2 ? int.Parse(args[2]) : 3);
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(ShortJobConfig).Assembly).Run(args, new ShortJobConfig());

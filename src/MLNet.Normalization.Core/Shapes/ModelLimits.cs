@@ -27,6 +27,12 @@ public static class ModelLimits
     /// </summary>
     public const int MaxNetworkParameters = 1 << 28;
 
+    /// <summary>
+    /// The most values in one image or feature map of a convolutional network (C · H · W per row, so also ReLU's and the
+    /// pooling layers' width): 2^26, four times a 4096 × 4096 RGB image.
+    /// </summary>
+    public const int MaxFeatureMapLength = 1 << 26;
+
     /// <summary>The most layers in a network: 1,024.</summary>
     public const int MaxLayers = 1024;
 }

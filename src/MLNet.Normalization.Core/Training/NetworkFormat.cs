@@ -4,8 +4,9 @@ namespace MLNet.Normalization.Training;
 
 /// <summary>
 /// The binary format of an inference network: the layers of a folded <see cref="Sequential"/> (Linear, ReLU,
-/// LayerNorm, and GroupNorm over unshaped features), as the multilayer perceptron's saved models hold it. Batch-statistics
-/// layers are not saved: fold them into the Linear layers first (<see cref="Sequential.Fold"/>).
+/// LayerNorm, GroupNorm and InstanceNorm, Conv2d and the pooling layers), as the multilayer perceptron's and the
+/// convolutional network's saved models hold it. Batch-statistics layers are not saved: fold them into the Linear or
+/// Conv2d layer before them first (<see cref="Sequential.Fold"/>).
 /// </summary>
 /// <remarks>
 /// *** Binary format *** (little-endian, <see cref="BinaryWriter"/>'s encoding)
@@ -15,6 +16,16 @@ namespace MLNet.Normalization.Training;
 ///   2 Relu:      int features
 ///   3 LayerNorm: int features, float epsilon, float[] gamma, float[] beta (length-prefixed)
 ///   4 GroupNorm: int channels, int groups, float epsilon, float[] gamma, float[] beta (length-prefixed)
+///   5 Conv2d:    image input (int C, int H, int W), int output channels, int kernel size, int stride, int padding,
+///                float[] weight (length-prefixed, out × in × k × k), bool has bias, float[] bias (length-prefixed, empty without)
+///   6 MaxPool2d: image input, int kernel size, int stride, int padding
+///   7 AvgPool2d: image input, int kernel size, int stride, int padding (PyTorch's count_include_pad)
+///   8 GlobalAveragePool: image input
+///   9 SpatialGroupNorm: int channels, int spatial size, int groups, float epsilon, float[] gamma, float[] beta
+///  10 InstanceNorm: int channels, int spatial size, float epsilon, float[] gamma, float[] beta
+///  11 Flatten:   image input
+/// Kinds 5 to 11 came with the convolutional network; a multilayer perceptron writes only kinds 1 to 4, so its files
+/// read in every version of the library.
 /// Reading checks every size against <see cref="ModelLimits"/> before allocating, and refuses a non-finite parameter.
 /// </remarks>
 public static class NetworkFormat
@@ -25,6 +36,13 @@ public static class NetworkFormat
         Relu = 2,
         LayerNorm = 3,
         GroupNorm = 4,
+        Conv2d = 5,
+        MaxPool2d = 6,
+        AvgPool2d = 7,
+        GlobalAveragePool = 8,
+        SpatialGroupNorm = 9,
+        InstanceNorm = 10,
+        Flatten = 11,
     }
 
     /// <summary>Whether <see cref="Write"/> can save <paramref name="layer"/>.</summary>
@@ -65,12 +83,49 @@ public static class NetworkFormat
                     writer.WriteArray(layerNorm.Gamma);
                     writer.WriteArray(layerNorm.Beta);
                     break;
+                case InstanceNormLayer instanceNorm:
+                    writer.Write(instanceNorm.Channels);
+                    writer.Write(instanceNorm.SpatialSize);
+                    writer.Write(instanceNorm.Epsilon);
+                    writer.WriteArray(instanceNorm.Gamma);
+                    writer.WriteArray(instanceNorm.Beta);
+                    break;
                 case GroupNormLayer groupNorm:
                     writer.Write(groupNorm.Channels);
+                    if (groupNorm.SpatialSize != 1)
+                        writer.Write(groupNorm.SpatialSize);
                     writer.Write(groupNorm.Groups);
                     writer.Write(groupNorm.Epsilon);
                     writer.WriteArray(groupNorm.Gamma);
                     writer.WriteArray(groupNorm.Beta);
+                    break;
+                case Conv2dLayer convolution:
+                    WriteImage(writer, convolution.Input);
+                    writer.Write(convolution.OutChannels);
+                    writer.Write(convolution.KernelSize);
+                    writer.Write(convolution.Stride);
+                    writer.Write(convolution.Padding);
+                    writer.WriteArray(convolution.Weight);
+                    writer.Write(convolution.HasBias);
+                    writer.WriteArray(convolution.Bias);
+                    break;
+                case MaxPool2dLayer maxPool:
+                    WriteImage(writer, maxPool.Input);
+                    writer.Write(maxPool.KernelSize);
+                    writer.Write(maxPool.Stride);
+                    writer.Write(maxPool.Padding);
+                    break;
+                case AvgPool2dLayer averagePool:
+                    WriteImage(writer, averagePool.Input);
+                    writer.Write(averagePool.KernelSize);
+                    writer.Write(averagePool.Stride);
+                    writer.Write(averagePool.Padding);
+                    break;
+                case GlobalAveragePoolLayer globalPool:
+                    WriteImage(writer, globalPool.Input);
+                    break;
+                case FlattenLayer flatten:
+                    WriteImage(writer, flatten.Input);
                     break;
             }
         }
@@ -92,9 +147,16 @@ public static class NetworkFormat
                 layers.Add(kind switch
                 {
                     LayerKind.Linear => ReadLinear(reader),
-                    LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxParameterLength)),
+                    LayerKind.Relu => new ReluLayer(reader.ReadCount(ModelLimits.MaxFeatureMapLength)),
                     LayerKind.LayerNorm => WithAffine(new LayerNormLayer(reader.ReadCount(ModelLimits.MaxParameterLength), epsilon: reader.ReadSingle()), reader),
-                    _ => ReadGroupNorm(reader),
+                    LayerKind.GroupNorm => ReadGroupNorm(reader, spatial: false),
+                    LayerKind.SpatialGroupNorm => ReadGroupNorm(reader, spatial: true),
+                    LayerKind.InstanceNorm => WithAffine(new InstanceNormLayer(reader.ReadCount(), reader.ReadCount(ModelLimits.MaxFeatureMapLength), reader.ReadSingle()), reader),
+                    LayerKind.Conv2d => ReadConv2d(reader),
+                    LayerKind.MaxPool2d => new MaxPool2dLayer(ReadImage(reader), reader.ReadCount(ModelLimits.MaxFeatureMapLength), reader.ReadCount(ModelLimits.MaxFeatureMapLength), ReadPadding(reader)),
+                    LayerKind.AvgPool2d => new AvgPool2dLayer(ReadImage(reader), reader.ReadCount(ModelLimits.MaxFeatureMapLength), reader.ReadCount(ModelLimits.MaxFeatureMapLength), ReadPadding(reader)),
+                    LayerKind.GlobalAveragePool => new GlobalAveragePoolLayer(ReadImage(reader)),
+                    _ => new FlattenLayer(ReadImage(reader)),
                 });
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException)
@@ -118,7 +180,14 @@ public static class NetworkFormat
         LinearLayer => LayerKind.Linear,
         ReluLayer => LayerKind.Relu,
         LayerNormLayer => LayerKind.LayerNorm,
+        InstanceNormLayer => LayerKind.InstanceNorm,
         GroupNormLayer { SpatialSize: 1 } => LayerKind.GroupNorm,
+        GroupNormLayer => LayerKind.SpatialGroupNorm,
+        Conv2dLayer => LayerKind.Conv2d,
+        MaxPool2dLayer => LayerKind.MaxPool2d,
+        AvgPool2dLayer => LayerKind.AvgPool2d,
+        GlobalAveragePoolLayer => LayerKind.GlobalAveragePool,
+        FlattenLayer => LayerKind.Flatten,
         _ => null,
     };
 
@@ -132,10 +201,50 @@ public static class NetworkFormat
         return new LinearLayer(inputs, outputs, reader.ReadSingleArray((int)weights), reader.ReadSingleArray(outputs));
     }
 
-    private static GroupNormLayer ReadGroupNorm(BinaryReader reader)
+    private static GroupNormLayer ReadGroupNorm(BinaryReader reader, bool spatial)
     {
-        int channels = reader.ReadCount(ModelLimits.MaxParameterLength), groups = reader.ReadCount(ModelLimits.MaxParameterLength);
-        return WithAffine(new GroupNormLayer(channels, 1, groups, reader.ReadSingle()), reader);
+        int channels = reader.ReadCount(ModelLimits.MaxParameterLength);
+        int spatialSize = spatial ? reader.ReadCount(ModelLimits.MaxFeatureMapLength) : 1;
+        int groups = reader.ReadCount(ModelLimits.MaxParameterLength);
+        return WithAffine(new GroupNormLayer(channels, spatialSize, groups, reader.ReadSingle()), reader);
+    }
+
+    private static void WriteImage(BinaryWriter writer, ImageShape shape)
+    {
+        writer.Write(shape.Channels);
+        writer.Write(shape.Height);
+        writer.Write(shape.Width);
+    }
+
+    private static ImageShape ReadImage(BinaryReader reader)
+    {
+        var shape = new ImageShape(reader.ReadCount(ModelLimits.MaxParameterLength), reader.ReadCount(ModelLimits.MaxFeatureMapLength), reader.ReadCount(ModelLimits.MaxFeatureMapLength));
+        if ((long)shape.Channels * shape.Height * shape.Width > ModelLimits.MaxFeatureMapLength)
+            throw new InvalidDataException($"Read an image of {shape}; a map holds at most {ModelLimits.MaxFeatureMapLength} values (ModelLimits.MaxFeatureMapLength).");
+        return shape;
+    }
+
+    private static int ReadPadding(BinaryReader reader)
+    {
+        int padding = reader.ReadInt32();
+        if (padding < 0 || padding > ModelLimits.MaxFeatureMapLength)
+            throw new InvalidDataException($"Read a padding of {padding}, expected 0 to {ModelLimits.MaxFeatureMapLength}.");
+        return padding;
+    }
+
+    private static Conv2dLayer ReadConv2d(BinaryReader reader)
+    {
+        var input = ReadImage(reader);
+        int outputs = reader.ReadCount(ModelLimits.MaxParameterLength), kernel = reader.ReadCount(ModelLimits.MaxFeatureMapLength);
+        int stride = reader.ReadCount(ModelLimits.MaxFeatureMapLength), padding = ReadPadding(reader);
+        long weights = (long)outputs * input.Channels * kernel * kernel;
+        if (weights > ModelLimits.MaxLinearWeights)
+            throw new InvalidDataException(
+                $"Read a Conv2d layer of {input.Channels} → {outputs} channels and a {kernel} × {kernel} kernel: {weights} weights, expected at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+        var weight = reader.ReadSingleArray((int)weights);
+        bool hasBias = reader.ReadBoolean();
+        var bias = reader.ReadSingleArray(hasBias ? outputs : 0);
+        return new Conv2dLayer(input, outputs, kernel, stride, padding, weight, hasBias ? bias : null);
     }
 
     private static T WithAffine<T>(T layer, BinaryReader reader) where T : NormalizationLayer

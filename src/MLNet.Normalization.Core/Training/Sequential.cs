@@ -74,37 +74,64 @@ public sealed class Sequential
 
     /// <summary>
     /// The inference network with every normalization layer whose inference is a per-channel affine map
-    /// y = x · scale + shift (batch norm, batch renorm, noisy and ℓp batch norm) folded into the Linear layer before it:
-    /// W'[o, :] = W[o, :] · scale[o], b'[o] = b[o] · scale[o] + shift[o] — for batch norm, W γ/σ and (b − μ) γ/σ + β.
-    /// Other layers are shared with this network, so use the result for inference only.
+    /// y = x · scale + shift (batch norm, batch renorm, noisy and ℓp batch norm) folded into the Linear or Conv2d layer
+    /// before it: W'[o, …] = W[o, …] · scale[o], b'[o] = b[o] · scale[o] + shift[o] — for batch norm, W γ/σ and
+    /// (b − μ) γ/σ + β. Other layers are shared with this network, so use the result for inference only.
     /// </summary>
     public Sequential Fold()
     {
         var folded = new List<Layer>();
         for (int i = 0; i < _layers.Length; i++)
         {
-            if (_layers[i] is LinearLayer linear && i + 1 < _layers.Length && _layers[i + 1] is NormalizationLayer normalization)
+            if (i + 1 < _layers.Length && _layers[i + 1] is NormalizationLayer normalization && TryFold(_layers[i], normalization) is { } foldedLayer)
             {
-                var scale = new float[normalization.Channels];
-                var shift = new float[normalization.Channels];
-                if (normalization.SpatialSize == 1 && normalization.TryGetInferenceAffine(scale, shift))
-                {
-                    var weight = (float[])linear.Weight.Clone();
-                    var bias = new float[linear.OutputFeatures];
-                    for (int o = 0; o < bias.Length; o++)
-                    {
-                        var row = weight.AsSpan(o * linear.InputFeatures, linear.InputFeatures);
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(row, scale[o], row);
-                        bias[o] = linear.Bias[o] * scale[o] + shift[o];
-                    }
-                    folded.Add(new LinearLayer(linear.InputFeatures, linear.OutputFeatures, weight, bias));
-                    i++;
-                    continue;
-                }
+                folded.Add(foldedLayer);
+                i++;
+                continue;
             }
             folded.Add(_layers[i]);
         }
         return new Sequential(folded);
+    }
+
+    /// <summary>The Linear or Conv2d layer with the normalization after it folded in, or null when it does not fold.</summary>
+    private static Layer? TryFold(Layer layer, NormalizationLayer normalization)
+    {
+        var (outputs, spatial) = layer switch
+        {
+            LinearLayer linear => (linear.OutputFeatures, 1),
+            Conv2dLayer convolution => (convolution.OutChannels, convolution.Output.Spatial),
+            _ => (0, 0),
+        };
+        if (outputs == 0 || normalization.Channels != outputs || normalization.SpatialSize != spatial)
+            return null;
+        var scale = new float[outputs];
+        var shift = new float[outputs];
+        if (!normalization.TryGetInferenceAffine(scale, shift))
+            return null;
+        float[] weight, bias = new float[outputs];
+        if (layer is LinearLayer l)
+        {
+            weight = (float[])l.Weight.Clone();
+            ScaleRows(weight, l.Bias, scale, shift, bias);
+            return new LinearLayer(l.InputFeatures, l.OutputFeatures, weight, bias);
+        }
+        var c = (Conv2dLayer)layer;
+        weight = (float[])c.Weight.Clone();
+        ScaleRows(weight, c.HasBias ? c.Bias : new float[outputs], scale, shift, bias);
+        return new Conv2dLayer(c.Input, c.OutChannels, c.KernelSize, c.Stride, c.Padding, weight, bias);
+    }
+
+    /// <summary>Row o of <paramref name="weight"/> (one output's weights) times scale[o]; bias'[o] = bias[o] · scale[o] + shift[o].</summary>
+    private static void ScaleRows(float[] weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, Span<float> foldedBias)
+    {
+        int rowLength = weight.Length / scale.Length;
+        for (int o = 0; o < scale.Length; o++)
+        {
+            var row = weight.AsSpan(o * rowLength, rowLength);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(row, scale[o], row);
+            foldedBias[o] = bias[o] * scale[o] + shift[o];
+        }
     }
 
     /// <summary>Sets every gradient to 0.</summary>

@@ -3,8 +3,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MLNet.Normalization.Interop;
-using MLNet.Normalization.Onnx;
-using MLNet.Normalization.Serialization;
 using MLNet.Normalization.Training;
 
 [assembly: LoadableClass(typeof(MLNet.Normalization.MultilayerPerceptronModelParameters), null, typeof(SignatureLoadModel),
@@ -24,9 +22,7 @@ public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredic
     private static readonly ModelFormat Format = new("MLPNORMP", LoaderSignature);
 
     private readonly IHost _host;
-    private readonly Sequential _network;
-    private readonly VectorDataViewType _inputType;
-    private readonly VectorDataViewType _outputType;
+    private readonly NetworkScorer _scorer;
 
     /// <summary>
     /// The model of a folded network of <paramref name="features"/> inputs and <paramref name="classes"/> outputs, whose
@@ -36,84 +32,35 @@ public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredic
     internal MultilayerPerceptronModelParameters(IHostEnvironment env, Sequential network, int features, int classes, string? featureColumnName = null)
     {
         _host = Contracts.CheckRef(env, nameof(env)).Register(LoaderSignature);
-        _host.CheckValue(network, nameof(network));
-        if (network.InputFeatures != features || network.OutputFeatures != classes)
-            throw new ArgumentException($"The network maps {network.InputFeatures} → {network.OutputFeatures} values, not {features} → {classes}.", nameof(network));
-        for (int i = 0; i < network.Layers.Count; i++)
-        {
-            foreach (var parameter in network.Layers[i].Parameters)
-            {
-                int index = Kernels.NonFinite.IndexOf(parameter.Values);
-                if (index >= 0)
-                    throw new ArgumentException(
-                        $"Layer {i} ({NetworkFormat.KindName(network.Layers[i])}): {parameter.Name}[{index}] must be finite, got {parameter.Values[index]}.", nameof(network));
-            }
-        }
-        _network = network;
-        FeatureColumnName = string.IsNullOrEmpty(featureColumnName) ? null : featureColumnName;
-        Features = features;
-        Classes = classes;
-        _inputType = new VectorDataViewType(NumberDataViewType.Single, features);
-        _outputType = new VectorDataViewType(NumberDataViewType.Single, classes);
+        _scorer = new NetworkScorer(_host, "multilayer perceptron", network, features, classes, featureColumnName);
     }
 
     /// <summary>Values per input row.</summary>
-    public int Features { get; }
+    public int Features => _scorer.Features;
 
     /// <summary>
     /// The features column the model was trained on, named when a row to score has the wrong length; null for a model
     /// saved in format 0x00010001, which did not record it.
     /// </summary>
-    public string? FeatureColumnName { get; }
+    public string? FeatureColumnName => _scorer.FeatureColumnName;
 
     /// <summary>The number of classes (scores per row).</summary>
-    public int Classes { get; }
+    public int Classes => _scorer.Classes;
 
     /// <summary>The inference network (folded).</summary>
-    public IReadOnlyList<Layer> Layers => _network.Layers;
+    public IReadOnlyList<Layer> Layers => _scorer.Network.Layers;
 
     PredictionKind IPredictor.PredictionKind => PredictionKind.MulticlassClassification;
 
-    DataViewType IValueMapper.InputType => _inputType;
-    DataViewType IValueMapper.OutputType => _outputType;
+    DataViewType IValueMapper.InputType => _scorer.InputType;
+    DataViewType IValueMapper.OutputType => _scorer.OutputType;
 
-    ValueMapper<TIn, TOut> IValueMapper.GetMapper<TIn, TOut>()
-    {
-        if (typeof(TIn) != typeof(VBuffer<float>) || typeof(TOut) != typeof(VBuffer<float>))
-            throw _host.Except($"The multilayer perceptron maps VBuffer<float> to VBuffer<float>, not {typeof(TIn).Name} to {typeof(TOut).Name}.");
-        // A mapper per cursor or prediction engine, each with its own activation buffers over the shared layers,
-        // whose inference writes nothing in them: mappers run concurrently without a lock.
-        var network = new Sequential(_network.Layers);
-        float[] dense = [];
-        ValueMapper<VBuffer<float>, VBuffer<float>> map = (in VBuffer<float> source, ref VBuffer<float> destination) =>
-        {
-            // A row whose length differs from the column's declared size (a PredictionEngine fed the wrong array). The
-            // wording is the transforms' (NormalizingTransformerBase); a value mapper knows no row position.
-            if (source.Length != Features)
-                throw FeatureColumnName is null
-                    ? _host.Except($"The multilayer perceptron expects {Features} values per row, got {source.Length}.")
-                    : _host.ExceptSchemaMismatch(nameof(source), "input", FeatureColumnName, $"{_inputType} ({Features} values per row)",
-                        $"a row of {source.Length} values");
-            var editor = VBufferEditor.Create(ref destination, Classes);
-            var values = VectorColumn.Densify(source, ref dense);
-            SoftmaxCrossEntropy.Probabilities(network.Forward(values, 1, training: false), editor.Values);
-            destination = editor.Commit();
-        };
-        return (ValueMapper<TIn, TOut>)(Delegate)map;
-    }
+    ValueMapper<TIn, TOut> IValueMapper.GetMapper<TIn, TOut>() => _scorer.GetMapper<TIn, TOut>();
 
     bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx) => true;
 
-    // ML.NET's multiclass scorer asks for PredictedLabel and Score, in that order, from the features variable.
     bool ISingleCanSaveOnnx.SaveAsOnnx(OnnxContext ctx, string[] outputNames, string featureColumn)
-    {
-        _host.CheckValue(ctx, nameof(ctx));
-        _host.Check(outputNames.Length == 2, "Expected the PredictedLabel and Score outputs.");
-        var graph = new OnnxGraph(ctx, LoaderSignature);
-        graph.CheckOpSet();
-        NetworkOnnx.Write(graph, _network.Layers, featureColumn, predictedLabel: outputNames[0], score: outputNames[1]);
-        return true;
-    }
+        => _scorer.SaveAsOnnx(ctx, outputNames, featureColumn, LoaderSignature);
 
     // *** Binary format ***
     // int: size of a float (4), as ML.NET's own model parameters write it
@@ -131,9 +78,7 @@ public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredic
         ctx.Writer.Write(sizeof(float));
         CheckedPayload.Write(ctx.Writer, writer =>
         {
-            writer.Write(Features);
-            writer.Write(Classes);
-            NetworkFormat.Write(writer, _network);
+            _scorer.WriteNetwork(writer);
             writer.Write(FeatureColumnName ?? "");
         });
     }
@@ -164,10 +109,7 @@ public sealed class MultilayerPerceptronModelParameters : ICanSaveModel, IPredic
     // and a corrupt size is refused before anything is allocated for it.
     internal static MultilayerPerceptronModelParameters ReadPayload(IHostEnvironment env, BinaryReader reader, uint versionWritten)
     {
-        int features = reader.ReadCount(ModelLimits.MaxParameterLength), classes = reader.ReadCount(ModelLimits.MaxParameterLength);
-        var network = NetworkFormat.Read(reader);
-        if (network.InputFeatures != features || network.OutputFeatures != classes)
-            throw new InvalidDataException($"The network maps {network.InputFeatures} → {network.OutputFeatures}, the header says {features} → {classes}.");
+        var (network, features, classes) = NetworkScorer.ReadNetwork(reader);
         string? featureColumnName = versionWritten >= ModelFormat.ChecksummedVersion ? reader.ReadString() : null;
         return new MultilayerPerceptronModelParameters(env, network, features, classes, featureColumnName);
     }

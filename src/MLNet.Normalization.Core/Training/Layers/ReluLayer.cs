@@ -9,7 +9,9 @@ public sealed class ReluLayer : Layer
     public ReluLayer(int features)
         : base(features, features)
     {
-        Guard.CheckLayerWidth(features, nameof(features));
+        if (features > ModelLimits.MaxFeatureMapLength)
+            throw new ArgumentOutOfRangeException(nameof(features), features,
+                $"features is {features}; a ReLU layer is at most {ModelLimits.MaxFeatureMapLength} values wide (ModelLimits.MaxFeatureMapLength).");
     }
 
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)

@@ -1,0 +1,91 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
+using MLNet.Normalization.Training;
+
+namespace MLNet.Normalization;
+
+/// <summary>
+/// ML.NET trainer of a convolutional image classifier with normalization layers (see
+/// <see cref="ConvolutionalNetworkTraining"/>), on a float vector features column of images and a key Label column;
+/// see <see cref="ConvolutionalNetworkCatalog.ConvolutionalNetwork"/>. The image shape (C, H, W) comes from the
+/// column's dimensions, as ML.NET's <c>ExtractPixels</c> declares them in its default planar order, or from
+/// <see cref="ConvolutionalNetworkOptions.InputShape"/> for a column without them (such as 784 Fashion-MNIST pixels:
+/// (1, 28, 28)). Produces the usual Score and PredictedLabel columns; batch norm and Batch Renorm are folded into the
+/// convolution before them in the saved model. Training reads the data once into memory; a row whose length differs
+/// from the column's, a non-finite pixel or a missing label is an error naming the column and row. Progress reaches
+/// the user through <see cref="NetworkTrainingOptions.EpochCompleted"/> and ML.NET's progress channel; the trainer
+/// keeps nothing of a run.
+/// </summary>
+public sealed class ConvolutionalNetworkTrainer
+    : ITrainerEstimator<MulticlassPredictionTransformer<ConvolutionalNetworkModelParameters>, ConvolutionalNetworkModelParameters>
+{
+    /// <summary>The training options plus the column names.</summary>
+    public sealed class Options : ConvolutionalNetworkOptions
+    {
+        /// <summary>The label column, a key type; default "Label".</summary>
+        public string LabelColumnName { get; set; } = DefaultColumnNames.Label;
+
+        /// <summary>The features column, a known-size float vector of images, (C, H, W) planar; default "Features".</summary>
+        public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
+    }
+
+    private readonly Engine _engine;
+
+    /// <summary>Checks every option that does not depend on the data; training checks them again, with the rest.</summary>
+    internal ConvolutionalNetworkTrainer(IHostEnvironment env, Options options)
+    {
+        _engine = new Engine(env, options);
+    }
+
+    /// <summary>No normalization or caching needed; validation data supported.</summary>
+    public TrainerInfo Info => _engine.Info;
+
+    /// <summary>Trains on <paramref name="input"/>.</summary>
+    public MulticlassPredictionTransformer<ConvolutionalNetworkModelParameters> Fit(IDataView input) => _engine.Fit(input);
+
+    /// <summary>Trains, reporting validation accuracy after each epoch.</summary>
+    public MulticlassPredictionTransformer<ConvolutionalNetworkModelParameters> Fit(IDataView trainData, IDataView validationData)
+        => _engine.Fit(trainData, validationData);
+
+    /// <summary>The input shape plus Score (one value per class) and PredictedLabel; errors name a missing or mistyped column.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _engine.GetOutputSchema(inputSchema);
+
+    /// <summary>The shared network trainer engine, building the convolutional network on the column's image shape.</summary>
+    private sealed class Engine(IHostEnvironment env, Options options)
+        : NetworkTrainerEngine<ConvolutionalNetworkModelParameters>(env, nameof(ConvolutionalNetworkTrainer), "Convolutional network training",
+            options, options.FeatureColumnName, options.LabelColumnName)
+    {
+        private protected override NetworkTrainingOptions CheckNetwork(DataViewSchema schema, string featureColumn, int features, int classes, string classSource)
+        {
+            var type = (VectorDataViewType)schema[featureColumn].Type;
+            ImageShape? declared = type.Dimensions.Length == 3 ? new ImageShape(type.Dimensions[0], type.Dimensions[1], type.Dimensions[2]) : null;
+            ImageShape shape;
+            if (options.InputShape is { } given)
+            {
+                if (given.Size != features)
+                    throw Host.ExceptSchemaMismatch(nameof(schema), "feature", featureColumn,
+                        $"a vector of {given.Size} values, the InputShape {given}", type.ToString());
+                if (declared is { } d && d != given)
+                    throw Host.ExceptSchemaMismatch(nameof(schema), "feature", featureColumn,
+                        $"images of the InputShape {given}", $"{type}, images of {d}");
+                shape = given;
+            }
+            else
+            {
+                shape = declared ?? throw Host.ExceptSchemaMismatch(nameof(schema), "feature", featureColumn,
+                    "a vector of images with (C, H, W) dimensions, as ExtractPixels writes, or set Options.InputShape",
+                    $"{type}, whose image shape is unknown");
+            }
+            options.ValidateNetwork(shape, classes, $"feature column '{featureColumn}' ({shape})", classSource);
+            return options.WithInputShape(shape);
+        }
+
+        private protected override ConvolutionalNetworkModelParameters Train(NetworkTrainingOptions runOptions, LabeledData train, LabeledData? validation, string featureColumn)
+        {
+            var trained = ConvolutionalNetworkTraining.Train(train, (ConvolutionalNetworkOptions)runOptions, validation);
+            return new ConvolutionalNetworkModelParameters(Host, trained.Network.Fold(), trained.InputShape, train.Classes, featureColumn);
+        }
+    }
+}
