@@ -36,9 +36,10 @@ public class SavedModelFixtureTests
     {
         var folders = Directory.EnumerateDirectories(Root).Select(f => Path.GetFileName(f)).Order().ToArray();
         Assert.Equal<string>(["format-1", "format-2"], folders);
-        // 19 transforms and chains, 5 trained networks, in every version.
-        foreach (var folder in folders)
-            Assert.Equal(24, Directory.EnumerateFiles(Path.Combine(Root, folder), "*.zip").Count());
+        // 19 transforms and chains and 5 perceptrons in every version; from format 2, 5 convolutional networks.
+        Assert.Equal(24, Directory.EnumerateFiles(Path.Combine(Root, "format-1"), "*.zip").Count());
+        Assert.Equal(29, Directory.EnumerateFiles(Path.Combine(Root, "format-2"), "*.zip").Count());
+        Assert.Equal(5, Directory.EnumerateFiles(Path.Combine(Root, "format-2"), "cnn-*.zip").Count());
     }
 
     [Theory]
