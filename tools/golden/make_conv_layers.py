@@ -10,7 +10,8 @@ torch.optim.SGD), every computation in float64 on float32-representable inputs:
   pool      F.max_pool2d (return_indices=True: the index in its plane of each window's maximum) and F.avg_pool2d
             (defaults: floor mode, count_include_pad=True) forward and backward, and F.adaptive_avg_pool2d(x, 1):
             kernel 2 stride 2, kernel 3 stride 2 padding 1, overlapping windows, odd sizes where floor mode drops
-            a row and a column, integer-valued inputs full of ties, and NaN inputs. JSON has no NaN, so a case
+            a row and a column, integer-valued inputs full of ties, and NaN inputs, in rows of fewer and of at
+            least 4 outputs (the library's vectorized kernel-2 paths). JSON has no NaN, so a case
             with NaN stores 0 in its place and lists the flat indices in "input_nan" / "output_nan".
   cnn       conv3x3(1->4, pad 1) - BatchNorm2d(4) - ReLU - MaxPool2d(2) - conv3x3(4->6) - GroupNorm(2, 6) - ReLU -
             AvgPool2d(2) - Flatten - Linear(6 -> 3) on 6 images 1 x 10 x 10, CrossEntropyLoss, 3 steps of
@@ -268,10 +269,17 @@ def build_pool(rng):
         pool_case(rng, "max_k2_s2_ties", "max", 2, 2, 6, 6, 2, values="ties"),
         pool_case(rng, "max_k3_s1_p1_ties_overlapping", "max", 2, 2, 5, 4, 3, 1, 1, values="ties"),
         pool_case(rng, "max_k2_s1_nan", "max", 1, 2, 5, 5, 2, 1, 0, nan_count=4),
+        # Rows of at least 4 outputs: the vectorized kernel-2 stride-2 path, its last vector overlapping.
+        pool_case(rng, "max_k2_s2_wide", "max", 2, 3, 6, 20, 2),
+        pool_case(rng, "max_k2_s2_wide_ties", "max", 2, 2, 8, 14, 2, values="ties"),
+        pool_case(rng, "max_k2_s2_wide_nan", "max", 1, 2, 6, 12, 2, nan_count=8),
+        pool_case(rng, "max_k2_s2_wide_odd_floor", "max", 1, 2, 7, 17, 2),
         pool_case(rng, "avg_k2_s2", "avg", 2, 3, 6, 6, 2),
         pool_case(rng, "avg_k2_s2_odd_floor", "avg", 2, 2, 7, 5, 2),
         pool_case(rng, "avg_k3_s2_p1", "avg", 2, 2, 7, 6, 3, 2, 1),
         pool_case(rng, "avg_k3_s1_p1_overlapping", "avg", 1, 2, 5, 6, 3, 1, 1),
+        pool_case(rng, "avg_k2_s2_wide", "avg", 2, 3, 6, 20, 2),
+        pool_case(rng, "avg_k2_s2_wide_odd_floor", "avg", 1, 2, 7, 17, 2),
         pool_case(rng, "global_avg", "global_avg", 2, 3, 5, 4),
     ]
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Shapes;
@@ -119,6 +120,11 @@ internal static class GroupNormKernel
         shape.CheckLength(x.Length, nameof(x));
         shape.CheckLength(dx.Length, nameof(dx));
         CheckGroups(shape.Channels, groups);
+        if (shape.Spatial == 1 && !gamma.IsEmpty)
+        {
+            BackwardElementwise(dy, x, dx, shape, groups, gamma, mean, inverseStd, gammaGradient, betaGradient);
+            return;
+        }
         int groupChannels = shape.Channels / groups;
         int groupLength = groupChannels * shape.Spatial;
         int spatial = shape.Spatial;
@@ -154,13 +160,6 @@ internal static class GroupNormKernel
                 {
                     FusedSpans.LinearCombination(gradient, (float)istd, input, (float)b, (float)d, output);
                 }
-                else if (spatial == 1)
-                {
-                    // γ elementwise: dx = istd · (dy · γ + x · b / istd + d / istd).
-                    ChannelAffine.Apply(input, (float)(b / istd), (float)(d / istd), output);
-                    TensorPrimitives.MultiplyAdd(gradient, gamma.Slice(firstChannel, groupChannels), output, output);
-                    TensorPrimitives.Multiply(output, (float)istd, output);
-                }
                 else
                 {
                     for (int c = 0; c < groupChannels; c++)
@@ -170,5 +169,48 @@ internal static class GroupNormKernel
                     }
                 }
             }
+    }
+
+    /// <summary>
+    /// <see cref="Backward"/> with one value per channel and γ given: layer norm's elementwise affine over a whole row,
+    /// group norm over feature vectors. Each (row, group) of M values takes a few vector passes rather than a
+    /// reduction per value: x̂ = x · istd − μ · istd, dγ += dy · x̂ and dβ += dy elementwise; g = γ · dy (float), Σ g
+    /// and Σ g · x in double; then dx = istd · (g + x · b / istd + d / istd) with b and d as in <see cref="Backward"/>.
+    /// </summary>
+    private static void BackwardElementwise(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, NcsShape shape, int groups,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<double> mean, ReadOnlySpan<double> inverseStd, Span<float> gammaGradient, Span<float> betaGradient)
+    {
+        int groupLength = shape.Channels / groups;
+        float[] rented = ArrayPool<float>.Shared.Rent(2 * groupLength);
+        try
+        {
+            Span<float> xhat = rented.AsSpan(0, groupLength), scaled = rented.AsSpan(groupLength, groupLength);
+            for (int n = 0; n < shape.Rows; n++)
+                for (int g = 0; g < groups; g++)
+                {
+                    int start = n * shape.RowLength + g * groupLength, first = g * groupLength;
+                    double mu = mean[n * groups + g], istd = inverseStd[n * groups + g];
+                    ReadOnlySpan<float> input = x.Slice(start, groupLength), gradient = dy.Slice(start, groupLength), scale = gamma.Slice(first, groupLength);
+                    Span<float> output = dx.Slice(start, groupLength), dGamma = gammaGradient.Slice(first, groupLength), dBeta = betaGradient.Slice(first, groupLength);
+
+                    ChannelAffine.Apply(input, (float)istd, (float)(-mu * istd), xhat);
+                    TensorPrimitives.MultiplyAdd(gradient, xhat, dGamma, dGamma);
+                    TensorPrimitives.Add(dBeta, gradient, dBeta);
+
+                    TensorPrimitives.Multiply(gradient, scale, scaled);
+                    var (sumG, sumGX) = DoubleSums.SumAndDot(scaled, input);
+                    double sumGXhat = istd * (sumGX - mu * sumG);
+                    double b = -istd * istd * sumGXhat / groupLength;
+                    double d = -istd * sumG / groupLength - mu * b;
+                    // dx = istd · (dy · γ + x · b / istd + d / istd).
+                    ChannelAffine.Apply(input, (float)(b / istd), (float)(d / istd), output);
+                    TensorPrimitives.MultiplyAdd(gradient, scale, output, output);
+                    TensorPrimitives.Multiply(output, (float)istd, output);
+                }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
     }
 }

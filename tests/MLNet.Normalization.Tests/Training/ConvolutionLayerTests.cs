@@ -129,16 +129,16 @@ public class ConvolutionLayerTests
     }
 
     /// <summary>
-    /// Batches large enough for several blocks of images (595 images of 1 × 28 × 28 per block at k = 3) against a
-    /// direct double loop: the blocks' column matrices and the weight gradient added block by block.
+    /// A batch of more blocks of images than the weight gradient has groups (300 blocks of one 1 × 28 × 28 image in
+    /// 16 groups of 18 or 19), against a direct double loop: the groups' partial sums and their total.
     /// </summary>
     [Fact]
-    public void BatchesOfSeveralBlocksMatchADirectDoubleLoop()
+    public void BatchesOfMoreBlocksThanGroupsMatchADirectDoubleLoop()
     {
-        const int rows = 1200;
+        const int rows = 300;
         var input = new ImageShape(1, 28, 28);
         var layer = new Conv2dLayer(input, 2, 3, stride: 1, padding: 1, seed: 8);
-        Assert.True(new Convolution(SlidingWindow.Create(input, 2, 3, 1, 1), 2).BlockImages(rows) < rows / 2);
+        Assert.Equal(1, new Convolution(SlidingWindow.Create(input, 2, 3, 1, 1), 2).BlockImages);
         var x = Values(rows * input.Size, 9);
         var g = Values(rows * layer.OutputFeatures, 10);
         var y = new float[g.Length];
@@ -146,13 +146,59 @@ public class ConvolutionLayerTests
         layer.Forward(x, y, rows, training: true);
         layer.Backward(g, dx);
 
-        var reference = new DirectConvolution(input, 2, 3, 1, 1, layer.Weight, layer.Bias);
+        var reference = new ReferenceConvolution(input, 2, 3, 1, 1, layer.Weight, layer.Bias);
         TestData.AssertClose(reference.Forward(x, rows), y, 1e-5, 1e-5, "y");
         var (expectedDx, expectedDw, expectedDb) = reference.Backward(x, g, rows);
         TestData.AssertClose(expectedDx, dx, 1e-5, 1e-5, "dx");
-        // dW and db sum 1200 · 784 products each: float32 accumulation over 10⁶ terms of mixed sign.
+        // dW and db sum 300 · 784 products each: float32 sums over 235,200 terms of mixed sign.
         TestData.AssertClose(expectedDw, layer.WeightGradient, 1e-3, 1e-4, "dW");
         TestData.AssertClose(expectedDb, layer.BiasGradient, 1e-3, 1e-4, "db");
+    }
+
+    /// <summary>
+    /// Shapes whose forward runs the direct kernel (stride 1, Cin · k² ≤ 54, output rows at least a vector wide), with
+    /// widths that are not whole vectors and channel counts that are not whole blocks of 4, on the Vector512 and the
+    /// portable kernel, against a direct double loop (the backward, on the GEMM path, too).
+    /// </summary>
+    [Theory]
+    [InlineData(3, 1, 20, 17, 6, 3, 1, true)]
+    [InlineData(2, 3, 18, 33, 5, 3, 0, false)]
+    [InlineData(2, 1, 21, 16, 3, 5, 2, true)]
+    [InlineData(2, 1, 19, 19, 7, 5, 4, true)]
+    [InlineData(3, 2, 17, 24, 1, 1, 0, true)]
+    [InlineData(2, 3, 16, 16, 2, 3, 2, false)]
+    [InlineData(2, 6, 16, 18, 9, 3, 3, true)]
+    public void DirectKernelShapesMatchADirectDoubleLoop(int rows, int channels, int height, int width, int outChannels, int kernel, int padding, bool bias)
+    {
+        var input = new ImageShape(channels, height, width);
+        var convolution = new Convolution(SlidingWindow.Create(input, outChannels, kernel, 1, padding), outChannels);
+        foreach (bool portable in new[] { false, true })
+        {
+            DirectConvolution.PortableOnly = portable;
+            try
+            {
+                Assert.True(DirectConvolution.Applies(convolution), $"the direct kernel does not take this shape (portable {portable})");
+                var layer = new Conv2dLayer(input, outChannels, kernel, 1, padding, bias, seed: 14);
+                var x = Values(rows * input.Size, 15);
+                var g = Values(rows * layer.OutputFeatures, 16);
+                var y = new float[g.Length];
+                var dx = new float[x.Length];
+                layer.Forward(x, y, rows, training: true);
+                layer.Backward(g, dx);
+
+                var reference = new ReferenceConvolution(input, outChannels, kernel, 1, padding, layer.Weight, layer.Bias);
+                string what = portable ? "portable" : "widest";
+                TestData.AssertClose(reference.Forward(x, rows), y, 1e-5, 1e-5, what + " y");
+                var (expectedDx, expectedDw, expectedDb) = reference.Backward(x, g, rows);
+                TestData.AssertClose(expectedDx, dx, 1e-5, 1e-5, what + " dx");
+                TestData.AssertClose(expectedDw, layer.WeightGradient, 1e-4, 1e-5, what + " dW");
+                TestData.AssertClose(expectedDb, layer.BiasGradient, 1e-4, 1e-5, what + " db");
+            }
+            finally
+            {
+                DirectConvolution.PortableOnly = false;
+            }
+        }
     }
 
     [Fact]
@@ -174,7 +220,7 @@ public class ConvolutionLayerTests
         Assert.Equal(first, second);
         Assert.Equal(once.Select(v => 2 * v), layer.WeightGradient);
         Assert.Equal(onceBias.Select(v => 2 * v), layer.BiasGradient);
-        var reference = new DirectConvolution(layer.Input, 3, 3, 1, 1, layer.Weight, layer.Bias).Backward(x, g, 4);
+        var reference = new ReferenceConvolution(layer.Input, 3, 3, 1, 1, layer.Weight, layer.Bias).Backward(x, g, 4);
         TestData.AssertClose(reference.Dx, first, 1e-5, 1e-5, "dx");
         TestData.AssertClose(reference.Dw, once, 1e-5, 1e-5, "dW");
     }
@@ -185,7 +231,7 @@ public class ConvolutionLayerTests
         { 64, 32, 14, 14, 64, 3, 1, 1 },  // and its second
         { 5, 3, 9, 7, 4, 3, 2, 1 },
         { 1, 4, 6, 6, 3, 5, 1, 2 },       // one image: the product is the row
-        { 700, 1, 28, 28, 2, 3, 1, 1 },   // two blocks
+        { 100, 1, 28, 28, 2, 3, 1, 1 },   // more blocks than groups
     };
 
     /// <summary>Every output, forced onto the parallel paths (thresholds 1), is the same bytes on 1, 2 and 3 threads.</summary>
@@ -336,7 +382,7 @@ internal readonly struct ThreadingScope : IDisposable
 }
 
 /// <summary>The convolution by its definition, in double: the independent reference for shapes the goldens do not hold.</summary>
-internal sealed class DirectConvolution(ImageShape input, int outChannels, int kernel, int stride, int padding, float[] weight, float[] bias)
+internal sealed class ReferenceConvolution(ImageShape input, int outChannels, int kernel, int stride, int padding, float[] weight, float[] bias)
 {
     private readonly int _outputHeight = (input.Height + 2 * padding - kernel) / stride + 1;
     private readonly int _outputWidth = (input.Width + 2 * padding - kernel) / stride + 1;

@@ -85,4 +85,60 @@ public class ConvolutionalNetworkTests
         TestData.AssertClose(Cnn.GetProperty("batch_norm_running_mean").Doubles(), batchNorm.RunningMean, 1e-5, 1e-4, "running mean");
         TestData.AssertClose(Cnn.GetProperty("batch_norm_running_var").Doubles(), batchNorm.RunningVariance, 1e-5, 1e-4, "running variance");
     }
+
+    /// <summary>
+    /// Once the buffers and the pooled scratch are warm, a training step and an inference of a CNN with every new layer
+    /// allocate nothing on one thread (several threads allocate Parallel.For's bookkeeping, as the GEMM does).
+    /// </summary>
+    [Fact]
+    public void TrainingStepsAllocateNothingOnceWarm()
+    {
+        int previous = Kernels.ParallelUnits.MaxDegreeOfParallelism;
+        Kernels.ParallelUnits.MaxDegreeOfParallelism = 1;
+        try
+        {
+            const int rows = 8, classes = 3;
+            var network = new Sequential(
+            [
+                new Conv2dLayer(new ImageShape(1, 16, 16), 4, 3, padding: 1, seed: 1),   // the direct forward
+                new BatchNormLayer(4, 16 * 16),
+                new ReluLayer(4 * 16 * 16),
+                new MaxPool2dLayer(new ImageShape(4, 16, 16), 2),
+                new Conv2dLayer(new ImageShape(4, 8, 8), 6, 3, stride: 1, padding: 1, seed: 2),  // im2col + GEMM
+                new AvgPool2dLayer(new ImageShape(6, 8, 8), 2),
+                new Conv2dLayer(new ImageShape(6, 4, 4), 5, 3, stride: 2, padding: 1, bias: false, seed: 3),
+                new GlobalAveragePoolLayer(new ImageShape(5, 2, 2)),
+                new FlattenLayer(new ImageShape(5, 1, 1)),
+                new LinearLayer(5, classes, seed: 4),
+            ]);
+            var x = ConvolutionLayerTests.Values(rows * network.InputFeatures, 5);
+            int[] labels = [0, 1, 2, 0, 1, 2, 0, 1];
+            var optimizer = new SgdOptimizer(network.Parameters, 0.01, 0.9);
+            var gradient = new float[rows * classes];
+            void Step()
+            {
+                // Not network.ZeroGradients(): Layer.ZeroGradients enumerates Parameters through IReadOnlyList, which
+                // allocates an enumerator (32 bytes) per layer with parameters; that is the base class's, not these layers'.
+                for (int p = 0; p < network.Parameters.Count; p++)
+                    Array.Clear(network.Parameters[p].Gradient);
+                var logits = network.Forward(x, rows, training: true);
+                SoftmaxCrossEntropy.Compute(logits, labels, classes, gradient, out _);
+                network.Backward(gradient);
+                optimizer.Step();
+                network.Forward(x, rows, training: false);
+            }
+
+            // Enough steps for the pools and the JIT's tiers to settle (the first tiers' code and stubs allocate).
+            for (int i = 0; i < 30; i++)
+                Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+                Step();
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally
+        {
+            Kernels.ParallelUnits.MaxDegreeOfParallelism = previous;
+        }
+    }
 }

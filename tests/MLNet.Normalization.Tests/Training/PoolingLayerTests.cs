@@ -87,6 +87,10 @@ public class PoolingLayerTests
         Assert.NotEmpty(nan.GetProperty("output_nan").Ints());
         var ties = Golden.Case(File, "pool", "max_k2_s2_ties").GetProperty("input").Doubles();
         Assert.True(ties.Length > ties.Distinct().Count() * 10);
+        // And rows of at least 4 outputs, the vectorized path, with ties and NaN too.
+        foreach (var name in new[] { "max_k2_s2_wide", "max_k2_s2_wide_ties", "max_k2_s2_wide_nan", "max_k2_s2_wide_odd_floor", "avg_k2_s2_wide", "avg_k2_s2_wide_odd_floor" })
+            Assert.True(Golden.Case(File, "pool", name).GetProperty("output_shape")[2].GetInt32() >= 4, name);
+        Assert.NotEmpty(Golden.Case(File, "pool", "max_k2_s2_wide_nan").GetProperty("output_nan").Ints());
     }
 
     [Fact]
@@ -103,6 +107,20 @@ public class PoolingLayerTests
         Assert.True(float.IsNaN(y[1]));
         Assert.Equal([1f, 0, 0, 0, 0, 0, 10, 0], dx);
 
+        // The same windows in rows of 4 outputs (the vectorized path), each lane a different case: ties in lanes 0 and 1,
+        // NaN in lanes 1 and 2, and a later, larger value in lane 3.
+        var wide = new MaxPool2dLayer(new ImageShape(1, 2, 8), 2);
+        float[] row0 = [5, 5, 1, float.NaN, float.NaN, 3, 1, 2], row1 = [5, 5, float.NaN, 2, 7, 7, 3, 9];
+        var wideY = new float[4];
+        var wideDx = new float[16];
+        wide.Forward([.. row0, .. row1], wideY, 1, training: true);
+        wide.Backward([1, 10, 100, 1000], wideDx);
+        Assert.Equal(5, wideY[0]);
+        Assert.True(float.IsNaN(wideY[1]) && float.IsNaN(wideY[2]));
+        Assert.Equal(9, wideY[3]);
+        // Lane 0: the first 5; lane 1: the NaN of row 1 (the last); lane 2: the NaN of row 0 (the only one); lane 3: 9.
+        Assert.Equal([1f, 0, 0, 0, 100, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 1000], wideDx);
+
         // Windows entirely −∞ choose their first position, as PyTorch's loop starts there.
         layer.Forward([float.NegativeInfinity, float.NegativeInfinity, 0, 0, float.NegativeInfinity, float.NegativeInfinity, 0, 0], y, 1, training: true);
         layer.Backward([3, 4], dx);
@@ -110,13 +128,15 @@ public class PoolingLayerTests
         Assert.Equal([3f, 0, 4, 0, 0, 0, 0, 0], dx);
     }
 
-    public static TheoryData<string> FiniteDifferenceLayers() => ["max", "max_overlapping_padded", "avg", "avg_padded", "global", "flatten"];
+    public static TheoryData<string> FiniteDifferenceLayers() => ["max", "max_wide", "max_overlapping_padded", "avg", "avg_wide", "avg_padded", "global", "flatten"];
 
     private static Layer Create(string kind) => kind switch
     {
         "max" => new MaxPool2dLayer(new ImageShape(2, 5, 6), 2),
+        "max_wide" => new MaxPool2dLayer(new ImageShape(2, 5, 18), 2),
         "max_overlapping_padded" => new MaxPool2dLayer(new ImageShape(2, 5, 6), 3, 2, 1),
         "avg" => new AvgPool2dLayer(new ImageShape(2, 5, 6), 2),
+        "avg_wide" => new AvgPool2dLayer(new ImageShape(2, 5, 18), 2),
         "avg_padded" => new AvgPool2dLayer(new ImageShape(2, 5, 6), 3, 1, 1),
         "global" => new GlobalAveragePoolLayer(new ImageShape(2, 5, 6)),
         _ => new FlattenLayer(new ImageShape(2, 5, 6)),

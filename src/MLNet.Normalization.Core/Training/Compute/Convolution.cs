@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using MLNet.Normalization.Kernels;
 
@@ -6,21 +7,25 @@ namespace MLNet.Normalization.Training.Compute;
 /// <summary>
 /// A 2-D convolution as PyTorch's <c>F.conv2d</c> on NCHW float32 batches: y[n, co] = b[co] + Σ W[co, ci, kh, kw] ·
 /// x[n, ci, oh · s − p + kh, ow · s − p + kw] (cross-correlation, zero padding), computed as im2col plus
-/// <see cref="Gemm"/> over a block of images at once, and its backward.
+/// <see cref="Gemm"/> one small block of images at a time, and its backward. The forward of short depths (Cin · k²
+/// up to 54, stride 1: a first layer) runs <see cref="DirectConvolution"/> instead.
 /// </summary>
 /// <remarks>
 /// <para>
-/// One product per block of images rather than one per image: the block's column matrix (<see cref="Im2Col"/>,
-/// <see cref="Depth"/> rows of images · HWout values) makes every product wide, so the GEMM shares it among threads
-/// by output tiles and runs full register tiles, where one image's 14 × 14 output (196 columns) leaves an eighth of
-/// each tile's width padding and its 7 MFLOP stay under the GEMM's threshold for a second thread. The price is
-/// moving the product between the (Cout, images · HWout) layout of the GEMM and the (images, Cout, HWout) layout of
-/// the rows, one contiguous run of HWout values per (image, channel): a copy at memory speed.
+/// A block is <see cref="BlockImages"/> images, few enough that its column matrix (<see cref="Im2Col"/>,
+/// <see cref="Depth"/> rows of images · HWout values) and its product stay in the L2 cache between being written and
+/// read: packing, multiplying and moving the product into the rows' (image, Cout, HWout) layout cost cache traffic
+/// only. Blocks are the units <see cref="ParallelUnits"/> shares among threads, each running its products on its
+/// own thread. The alternative, one product over the whole batch (a 288 × 12,544 column matrix at 32 → 64 channels on
+/// 14 × 14, batch 64), leaves the GEMM a wider product to share, but its 14 MB column matrix and 3 MB product went
+/// through memory: on one thread it measured 8.2–13.4 ms forward and 15.1–28.3 ms backward, where blocks of 2
+/// images take 5.2–5.6 and 9.0–9.6 ms (best of 30–40 calls while other processes loaded the 2-core VM).
 /// </para>
 /// <para>
-/// Blocks hold as many images as keep the column matrix within <see cref="ColumnBudget"/> values, so memory stays
-/// bounded for large batches; the block size depends on the shape and batch size alone, never on threads, and the
-/// weight gradient adds the blocks in order, so results are bit-identical for any thread count.
+/// The backward's weight and bias gradients sum over every image. They are summed per group of blocks, the groups
+/// fixed by the batch size alone (at most <see cref="MaxGroups"/>), each group's blocks in order into its own partial
+/// sums, then the partial sums in group order: the same additions in the same order for any thread count, so results
+/// are bit-identical whatever the threads.
 /// </para>
 /// </remarks>
 /// <param name="Window">The window over the input: its shape, k, s and p.</param>
@@ -28,10 +33,18 @@ namespace MLNet.Normalization.Training.Compute;
 internal readonly record struct Convolution(SlidingWindow Window, int OutChannels)
 {
     /// <summary>
-    /// Values of the column matrix a block may hold: 2²² (16 MB), the whole batch of 64 at either convolution of the
-    /// Fashion-MNIST network (3.6 M values at 32 → 64 channels on 14 × 14).
+    /// Columns (images · HWout) a block's product should reach, so that its register tiles are mostly full: 2 images
+    /// of 14 × 14 (392 columns, 13 tiles of 32 of which the last is a quarter empty, against 7 of which the last is an
+    /// eighth full for one image). At 32 → 64 channels, one thread, blocks of 2 images measured 5.2–5.3 ms forward
+    /// against 5.5–5.6 ms for 1, and blocks of 3, 4, 6 or 11 images (a larger <see cref="ColumnBudget"/>) no faster.
     /// </summary>
-    private const int ColumnBudget = 1 << 22;
+    private const int MinimumBlockColumns = 256;
+
+    /// <summary>The most values of a block's column matrix, unless one image needs more: 2¹⁷ (512 KB), a quarter of L2.</summary>
+    private const int ColumnBudget = 1 << 17;
+
+    /// <summary>The most groups the weight gradient is summed in: enough to keep 16 threads busy; their partial sums cost little.</summary>
+    private const int MaxGroups = 16;
 
     /// <summary>Rows of the column matrix and depth of the forward product: Cin · k · k.</summary>
     public int Depth => Window.Input.Channels * Window.KernelSize * Window.KernelSize;
@@ -39,133 +52,222 @@ internal readonly record struct Convolution(SlidingWindow Window, int OutChannel
     /// <summary>The output's (Cout, Hout, Wout).</summary>
     public ImageShape Output => new(OutChannels, Window.OutputHeight, Window.OutputWidth);
 
-    /// <summary>Images per block for a batch of <paramref name="rows"/>: as many as <see cref="ColumnBudget"/> allows, at least one.</summary>
-    public int BlockImages(int rows)
-        => (int)Math.Clamp(ColumnBudget / ((long)Depth * Window.OutputSpatial), 1, rows);
-
-    /// <summary>Values of the column matrix for a batch of <paramref name="rows"/>.</summary>
-    public int ColumnsLength(int rows) => checked(Depth * BlockImages(rows) * Window.OutputSpatial);
-
-    /// <summary>Values of the product in the GEMM's layout for a batch of <paramref name="rows"/>.</summary>
-    public int ProductLength(int rows) => checked(OutChannels * BlockImages(rows) * Window.OutputSpatial);
-
-    /// <summary>
-    /// y = conv(x, W) + b for <paramref name="rows"/> images. <paramref name="columns"/> and <paramref name="product"/>
-    /// are scratch of <see cref="ColumnsLength"/> and <see cref="ProductLength"/> values; afterwards
-    /// <paramref name="columns"/> holds the last block's column matrix. <paramref name="bias"/> is empty for none.
-    /// </summary>
-    public void Forward(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> input, Span<float> output, int rows,
-        Span<float> columns, Span<float> product)
+    /// <summary>Images per block: enough for <see cref="MinimumBlockColumns"/> columns, within <see cref="ColumnBudget"/>, at least one.</summary>
+    public int BlockImages
     {
-        int block = BlockImages(rows), inputSize = Window.Input.Size, outputSize = Output.Size, spatial = Window.OutputSpatial;
-        for (int start = 0; start < rows; start += block)
+        get
         {
-            int images = Math.Min(block, rows - start), positions = images * spatial;
-            var x = input.Slice(start * inputSize, images * inputSize);
-            var y = output.Slice(start * outputSize, images * outputSize);
-            Im2Col.Pack(Window, x, columns, images);
-            if (images == 1)
-            {
-                // One image's product is already its row: (Cout, HWout).
-                Gemm.Multiply(weight, columns, y, OutChannels, positions, Depth);
-                if (!bias.IsEmpty)
-                    for (int c = 0; c < OutChannels; c++)
-                        TensorPrimitives.Add(y.Slice(c * spatial, spatial), bias[c], y.Slice(c * spatial, spatial));
-                continue;
-            }
-            var p = product[..(OutChannels * positions)];
-            Gemm.Multiply(weight, columns, p, OutChannels, positions, Depth);
-            Relayout(p, y, images, bias, toRows: true);
+            int spatial = Window.OutputSpatial;
+            long wanted = (MinimumBlockColumns + spatial - 1) / spatial, fitting = ColumnBudget / ((long)Depth * spatial);
+            return (int)Math.Max(1, Math.Min(wanted, fitting));
+        }
+    }
+
+    /// <summary>2 · Cout · Cin · k² · HWout · rows: the forward's floating-point operations, and half the backward's.</summary>
+    private long Flops(int rows) => 2L * OutChannels * Depth * Window.OutputSpatial * rows;
+
+    /// <summary>y = conv(x, W) + b for <paramref name="rows"/> images; <paramref name="bias"/> is empty for none. Writes nothing but y.</summary>
+    public unsafe void Forward(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> input, Span<float> output, int rows)
+    {
+        if (DirectConvolution.Applies(this))
+        {
+            DirectConvolution.Forward(this, weight, bias, input, output, rows);
+            return;
+        }
+        int blockImages = BlockImages, blocks = (rows + blockImages - 1) / blockImages;
+        fixed (float* pWeight = weight, pBias = bias, pInput = input, pOutput = output)
+        {
+            var unit = new ForwardBlock(this, new(pWeight, weight.Length), new(pBias, bias.Length), new(pInput, input.Length), new(pOutput, output.Length),
+                rows, blockImages, SerialProducts: false);
+            RunBlocks(unit, blocks, Flops(rows));
         }
     }
 
     /// <summary>
-    /// The backward of <see cref="Forward"/>: dx, and dW += dyᵀ-products and db += Σ dy (db empty for none).
-    /// <paramref name="columnsHoldBatch"/> says <paramref name="columns"/> still holds the column matrix of the whole
-    /// batch (one block) from the forward; otherwise each block's is packed again. Afterwards <paramref name="columns"/>
-    /// holds dL/dcolumns, not the column matrix.
+    /// The backward of <see cref="Forward"/> from the input it saw: writes dx, and adds dL/dW to
+    /// <paramref name="weightGradient"/> and dL/db to <paramref name="biasGradient"/> (empty for none).
     /// </summary>
-    public void Backward(ReadOnlySpan<float> weight, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGradient, Span<float> inputGradient, int rows,
-        Span<float> weightGradient, Span<float> biasGradient, Span<float> columns, Span<float> product, bool columnsHoldBatch)
+    public unsafe void Backward(ReadOnlySpan<float> weight, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGradient, Span<float> inputGradient, int rows,
+        Span<float> weightGradient, Span<float> biasGradient)
     {
-        int block = BlockImages(rows), inputSize = Window.Input.Size, outputSize = Output.Size, spatial = Window.OutputSpatial;
-        for (int start = 0; start < rows; start += block)
+        int blockImages = BlockImages, blocks = (rows + blockImages - 1) / blockImages, groups = Math.Min(blocks, MaxGroups);
+        int weights = OutChannels * Depth;
+        // Each group's dWᵀ (Depth × Cout) and db. dWᵀ = columns · dyᵀ fills the GEMM's 12-row register tiles where
+        // dW = dy · columnsᵀ leaves a sixth of 64 rows empty and most of 9 columns: over the whole batch dWᵀ measured
+        // 5.5 ms against 8.7 at 32 → 64 channels on 14 × 14, and 1.4 against 2.3 ms at 1 → 32 on 28 × 28.
+        float[] weightSums = ArrayPool<float>.Shared.Rent(groups * weights), biasSums = ArrayPool<float>.Shared.Rent(groups * OutChannels);
+        try
         {
-            int images = Math.Min(block, rows - start), positions = images * spatial;
-            var dy = outputGradient.Slice(start * outputSize, images * outputSize);
-            if (!(columnsHoldBatch && images == rows))
-                Im2Col.Pack(Window, input.Slice(start * inputSize, images * inputSize), columns, images);
-
-            // dy in the GEMM's layout (Cout, images · HWout): one image's already is.
-            ReadOnlySpan<float> gradient = dy;
-            if (images > 1)
+            fixed (float* pWeight = weight, pInput = input, pOutputGradient = outputGradient, pInputGradient = inputGradient,
+                pWeightSums = weightSums, pBiasSums = biasSums)
             {
-                var p = product[..(OutChannels * positions)];
-                Relayout(dy, p, images, [], toRows: false);
-                gradient = p;
+                var unit = new BackwardGroup(this, new(pWeight, weight.Length), new(pInput, input.Length), new(pOutputGradient, outputGradient.Length),
+                    new(pInputGradient, inputGradient.Length), new(pWeightSums, groups * weights), biasGradient.IsEmpty ? default : new(pBiasSums, groups * OutChannels),
+                    rows, blockImages, blocks, groups, SerialProducts: false);
+                RunBlocks(unit, groups, 2 * Flops(rows));
             }
+
+            // The groups' sums in group order, then into the gradients (dW from its transpose).
+            var total = weightSums.AsSpan(0, weights);
+            for (int g = 1; g < groups; g++)
+                TensorPrimitives.Add(total, weightSums.AsSpan(g * weights, weights), total);
+            for (int r = 0; r < Depth; r++)
+                for (int co = 0; co < OutChannels; co++)
+                    weightGradient[co * Depth + r] += total[r * OutChannels + co];
             if (!biasGradient.IsEmpty)
-                AddRowSums(gradient, biasGradient, positions);
-
-            var c = columns[..(Depth * positions)];
-            // dW += dy · columnsᵀ, then dcolumns = Wᵀ · dy into the columns' buffer, then dx from dcolumns.
-            Gemm.Multiply(gradient, c, weightGradient, OutChannels, Depth, positions, transposeB: true, beta: 1);
-            Gemm.Multiply(weight, gradient, c, Depth, positions, OutChannels, transposeA: true);
-            Im2Col.Unpack(Window, c, inputGradient.Slice(start * inputSize, images * inputSize), images);
+            {
+                for (int g = 1; g < groups; g++)
+                    TensorPrimitives.Add(biasSums.AsSpan(0, OutChannels), biasSums.AsSpan(g * OutChannels, OutChannels), biasSums.AsSpan(0, OutChannels));
+                TensorPrimitives.Add(biasGradient, biasSums.AsSpan(0, OutChannels), biasGradient);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(weightSums);
+            ArrayPool<float>.Shared.Return(biasSums);
         }
     }
 
     /// <summary>
-    /// Moves a block between the GEMM's layout (Cout, images · HWout) and the rows' (images, Cout, HWout), adding
-    /// <paramref name="bias"/> on the way to the rows when it is not empty. Images are the units shared among threads.
+    /// Runs the units: shared among threads, each unit's products on its own thread, when there are at least as many
+    /// units as threads; otherwise one after the other on this thread, each product free to use every thread. The
+    /// products give the same bits either way.
     /// </summary>
-    private unsafe void Relayout(ReadOnlySpan<float> source, Span<float> destination, int images, ReadOnlySpan<float> bias, bool toRows)
+    private static void RunBlocks<TUnit>(TUnit unit, int units, long flops) where TUnit : struct, IBlockUnit<TUnit>
     {
-        fixed (float* pSource = source, pDestination = destination, pBias = bias)
+        if (units > 1 && units >= ParallelUnits.ThreadLimit)
         {
-            var unit = new RelayoutUnit(new(pSource, source.Length), new(pDestination, destination.Length), new(pBias, bias.Length),
-                OutChannels, Window.OutputSpatial, images, toRows);
-            ParallelUnits.For(unit, images, 2L * source.Length);
+            ParallelUnits.For(unit.WithSerialProducts(), units, flops, Gemm.MinimumParallelFlops);
+            return;
+        }
+        for (int u = 0; u < units; u++)
+            unit.Run(u);
+    }
+
+    private interface IBlockUnit<TSelf> : IKernelUnit where TSelf : struct, IBlockUnit<TSelf>
+    {
+        TSelf WithSerialProducts();
+    }
+
+    /// <summary>Keeps the products of a unit on its thread (it already runs beside the other units), then restores the limit.</summary>
+    private readonly struct SerialScope : IDisposable
+    {
+        private readonly int _saved;
+        private readonly bool _active;
+
+        public SerialScope(bool active)
+        {
+            _active = active;
+            _saved = ParallelUnits.MaxDegreeOfParallelism;
+            if (active)
+                ParallelUnits.MaxDegreeOfParallelism = 1;
+        }
+
+        public void Dispose()
+        {
+            if (_active)
+                ParallelUnits.MaxDegreeOfParallelism = _saved;
         }
     }
 
-    /// <summary>sums[c] += Σ of row c of the (Cout, <paramref name="length"/>) matrix; channels are the units.</summary>
-    private unsafe void AddRowSums(ReadOnlySpan<float> matrix, Span<float> sums, int length)
+    /// <summary>One block of images: its column matrix, the product with W, and the product moved into the rows with b.</summary>
+    private readonly record struct ForwardBlock(Convolution Convolution, PinnedSpan<float> Weight, PinnedSpan<float> Bias, PinnedSpan<float> Input,
+        PinnedSpan<float> Output, int Rows, int BlockImages, bool SerialProducts) : IBlockUnit<ForwardBlock>
     {
-        fixed (float* pMatrix = matrix, pSums = sums)
-        {
-            var unit = new RowSumUnit(new(pMatrix, matrix.Length), new(pSums, sums.Length), length);
-            ParallelUnits.For(unit, OutChannels, (long)OutChannels * length);
-        }
-    }
+        public ForwardBlock WithSerialProducts() => this with { SerialProducts = true };
 
-    private readonly record struct RelayoutUnit(PinnedSpan<float> Source, PinnedSpan<float> Destination, PinnedSpan<float> Bias,
-        int Channels, int Spatial, int Images, bool ToRows) : IKernelUnit
-    {
-        public void Run(int image)
+        public void Run(int block)
         {
-            ReadOnlySpan<float> source = Source.Span, bias = Bias.Span;
-            Span<float> destination = Destination.Span;
-            int positions = Images * Spatial;
-            for (int c = 0; c < Channels; c++)
+            var c = Convolution;
+            int first = block * BlockImages, images = Math.Min(BlockImages, Rows - first);
+            int spatial = c.Window.OutputSpatial, positions = images * spatial, inputSize = c.Window.Input.Size, outputSize = c.Output.Size;
+            var y = Output.Span.Slice(first * outputSize, images * outputSize);
+            float[] columns = ArrayPool<float>.Shared.Rent(c.Depth * positions);
+            float[]? product = images > 1 ? ArrayPool<float>.Shared.Rent(c.OutChannels * positions) : null;
+            try
             {
-                int gemmOffset = c * positions + image * Spatial, rowOffset = (image * Channels + c) * Spatial;
-                if (!ToRows)
-                {
-                    source.Slice(rowOffset, Spatial).CopyTo(destination.Slice(gemmOffset, Spatial));
-                    continue;
-                }
-                var run = source.Slice(gemmOffset, Spatial);
-                if (bias.IsEmpty)
-                    run.CopyTo(destination.Slice(rowOffset, Spatial));
-                else
-                    TensorPrimitives.Add(run, bias[c], destination.Slice(rowOffset, Spatial));
+                using var scope = new SerialScope(SerialProducts);
+                Im2Col.Pack(c.Window, Input.Span.Slice(first * inputSize, images * inputSize), columns, images);
+                // One image's product (Cout, HWout) is its row already.
+                var result = product is null ? y : product.AsSpan(0, c.OutChannels * positions);
+                Gemm.Multiply(Weight.Span, columns, result, c.OutChannels, positions, c.Depth);
+                ReadOnlySpan<float> bias = Bias.Span;
+                for (int image = 0; image < images; image++)
+                    for (int co = 0; co < c.OutChannels; co++)
+                    {
+                        var source = result.Slice(co * positions + image * spatial, spatial);
+                        var destination = y.Slice((image * c.OutChannels + co) * spatial, spatial);
+                        if (!bias.IsEmpty)
+                            TensorPrimitives.Add(source, bias[co], destination);
+                        else if (product is not null)
+                            source.CopyTo(destination);
+                    }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(columns);
+                if (product is not null)
+                    ArrayPool<float>.Shared.Return(product);
             }
         }
     }
 
-    private readonly record struct RowSumUnit(PinnedSpan<float> Matrix, PinnedSpan<float> Sums, int Length) : IKernelUnit
+    /// <summary>
+    /// One group of blocks, in order: each block's column matrix again, dy in the product's layout, the group's
+    /// dWᵀ += columns · dyᵀ and db += Σ dy, then dcolumns = Wᵀ · dy and dx from it.
+    /// </summary>
+    private readonly record struct BackwardGroup(Convolution Convolution, PinnedSpan<float> Weight, PinnedSpan<float> Input, PinnedSpan<float> OutputGradient,
+        PinnedSpan<float> InputGradient, PinnedSpan<float> WeightSums, PinnedSpan<float> BiasSums, int Rows, int BlockImages, int Blocks, int Groups,
+        bool SerialProducts) : IBlockUnit<BackwardGroup>
     {
-        public void Run(int row) => Sums.Span[row] += TensorPrimitives.Sum(Matrix.Span.Slice(row * Length, Length));
+        public BackwardGroup WithSerialProducts() => this with { SerialProducts = true };
+
+        public void Run(int group)
+        {
+            var c = Convolution;
+            int spatial = c.Window.OutputSpatial, inputSize = c.Window.Input.Size, outputSize = c.Output.Size, weights = c.OutChannels * c.Depth;
+            var weightSum = WeightSums.Span.Slice(group * weights, weights);
+            Span<float> biasSum = BiasSums.IsEmpty ? [] : BiasSums.Span.Slice(group * c.OutChannels, c.OutChannels);
+            biasSum.Clear();
+            int firstBlock = (int)((long)group * Blocks / Groups), endBlock = (int)((long)(group + 1) * Blocks / Groups);
+            int maxPositions = BlockImages * spatial;
+            float[] columns = ArrayPool<float>.Shared.Rent(c.Depth * maxPositions);
+            float[]? gradientBuffer = BlockImages > 1 ? ArrayPool<float>.Shared.Rent(c.OutChannels * maxPositions) : null;
+            try
+            {
+                using var scope = new SerialScope(SerialProducts);
+                for (int block = firstBlock; block < endBlock; block++)
+                {
+                    int first = block * BlockImages, images = Math.Min(BlockImages, Rows - first), positions = images * spatial;
+                    var x = Input.Span.Slice(first * inputSize, images * inputSize);
+                    var dy = OutputGradient.Span.Slice(first * outputSize, images * outputSize);
+                    var blockColumns = columns.AsSpan(0, c.Depth * positions);
+                    Im2Col.Pack(c.Window, x, blockColumns, images);
+
+                    // dy as (Cout, images · HWout); one image's already is.
+                    ReadOnlySpan<float> gradient = dy;
+                    if (images > 1)
+                    {
+                        var moved = gradientBuffer.AsSpan(0, c.OutChannels * positions);
+                        for (int image = 0; image < images; image++)
+                            for (int co = 0; co < c.OutChannels; co++)
+                                dy.Slice((image * c.OutChannels + co) * spatial, spatial).CopyTo(moved.Slice(co * positions + image * spatial, spatial));
+                        gradient = moved;
+                    }
+                    for (int co = 0; co < biasSum.Length; co++)
+                        biasSum[co] += TensorPrimitives.Sum(gradient.Slice(co * positions, positions));
+
+                    Gemm.Multiply(blockColumns, gradient, weightSum, c.Depth, c.OutChannels, positions, transposeB: true, beta: block == firstBlock ? 0 : 1);
+                    Gemm.Multiply(Weight.Span, gradient, blockColumns, c.Depth, positions, c.OutChannels, transposeA: true);
+                    Im2Col.Unpack(c.Window, blockColumns, InputGradient.Span.Slice(first * inputSize, images * inputSize), images);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(columns);
+                if (gradientBuffer is not null)
+                    ArrayPool<float>.Shared.Return(gradientBuffer);
+            }
+        }
     }
 }

@@ -11,19 +11,14 @@ namespace MLNet.Normalization.Training;
 /// W and b ~ U(−1/√fanIn, 1/√fanIn) with fanIn = in · k · k, from a seed.
 /// </summary>
 /// <remarks>
-/// Forward and backward run as im2col plus the library's GEMM over blocks of images (see
-/// <c>Training/Compute/Convolution.cs</c>); results are bit-identical for any thread count. Training keeps its
-/// buffers in the layer, grown to the largest batch, so steps allocate nothing; inference takes its scratch from
-/// <see cref="ArrayPool{T}"/> and writes nothing in the layer, so threads can share it.
+/// Forward and backward run as im2col plus the library's GEMM over small blocks of images (see
+/// <c>Training/Compute/Convolution.cs</c>); results are bit-identical for any thread count. The scratch comes from
+/// <see cref="ArrayPool{T}"/>, so steps allocate nothing once it is warm, and the forward writes nothing in the
+/// layer, so threads can share it for inference.
 /// </remarks>
 public sealed class Conv2dLayer : Layer
 {
     private readonly Convolution _convolution;
-    private float[] _columns = [];
-    private float[] _product = [];
-
-    /// <summary>Whether <see cref="_columns"/> holds the column matrix of the whole last training batch.</summary>
-    private bool _columnsHoldBatch;
 
     /// <summary>Creates the layer with PyTorch's default initialization.</summary>
     /// <param name="input">The (C, H, W) of an input row.</param>
@@ -138,40 +133,8 @@ public sealed class Conv2dLayer : Layer
     public override IReadOnlyList<Parameter> Parameters { get; }
 
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
-    {
-        int columnsLength = _convolution.ColumnsLength(rows), productLength = _convolution.ProductLength(rows);
-        if (training)
-        {
-            if (_columns.Length < columnsLength)
-                _columns = new float[columnsLength];
-            if (_product.Length < productLength)
-                _product = new float[productLength];
-            _convolution.Forward(Weight, Bias, input, output, rows, _columns, _product);
-            _columnsHoldBatch = _convolution.BlockImages(rows) == rows;
-            return;
-        }
-
-        float[] columns = ArrayPool<float>.Shared.Rent(columnsLength), product = ArrayPool<float>.Shared.Rent(productLength);
-        try
-        {
-            _convolution.Forward(Weight, Bias, input, output, rows, columns, product);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(columns);
-            ArrayPool<float>.Shared.Return(product);
-        }
-    }
+        => _convolution.Forward(Weight, Bias, input, output, rows);
 
     private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, int rows)
-    {
-        int columnsLength = _convolution.ColumnsLength(rows), productLength = _convolution.ProductLength(rows);
-        if (_columns.Length < columnsLength)
-            _columns = new float[columnsLength];
-        if (_product.Length < productLength)
-            _product = new float[productLength];
-        _convolution.Backward(Weight, input, outputGradient, inputGradient, rows, WeightGradient, BiasGradient, _columns, _product, _columnsHoldBatch);
-        // The backward leaves dL/dcolumns there; another backward must pack the columns again.
-        _columnsHoldBatch = false;
-    }
+        => _convolution.Backward(Weight, input, outputGradient, inputGradient, rows, WeightGradient, BiasGradient);
 }
