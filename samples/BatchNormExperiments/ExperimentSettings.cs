@@ -1,3 +1,4 @@
+using System.Globalization;
 using Samples.Common;
 
 namespace BatchNormExperiments;
@@ -10,9 +11,11 @@ namespace BatchNormExperiments;
 /// <param name="OutputFolder">The absolute folder the figures and results.md are written to.</param>
 /// <param name="DataFolder">The absolute Fashion-MNIST folder.</param>
 /// <param name="DataName">What the data is, for the output: the embedded subset, the full data set or a folder.</param>
-/// <param name="Seed">Seed of every run's initialization, batch order and noise.</param>
+/// <param name="Seeds">The seeds every configuration is trained with (initialization, batch order and noise), distinct.</param>
+/// <param name="TorchFile">torch_protocol.py's JSON of the same protocol in PyTorch, absolute, or null for no PyTorch columns.</param>
 internal sealed record ExperimentSettings(
-    IReadOnlyList<string> Experiments, int Epochs, int? TrainCount, int? TestCount, string OutputFolder, string DataFolder, string DataName, int Seed)
+    IReadOnlyList<string> Experiments, int Epochs, int? TrainCount, int? TestCount, string OutputFolder, string DataFolder, string DataName,
+    IReadOnlyList<int> Seeds, string? TorchFile)
 {
     public const string Normalizers = "normalizers";
     public const string Renorm = "renorm";
@@ -22,17 +25,21 @@ internal sealed record ExperimentSettings(
     public static IReadOnlyList<string> AllExperiments { get; } = [Normalizers, Renorm, Landscape];
 
     public const int DefaultEpochs = 5;
-    public const int DefaultSeed = 1;
+
+    /// <summary>Three seeds: enough for a mean and a spread, and the default run on the embedded subset stays under a minute.</summary>
+    public static IReadOnlyList<int> DefaultSeeds { get; } = [1, 2, 3];
+
+    public const int MaximumSeeds = 20;
 
     /// <summary>The fewest rows a split may be cut to: enough for a batch of 64 and for every class to appear.</summary>
     public const int MinimumRows = 100;
 
     /// <summary>Reads the command line; null when --help was asked for.</summary>
-    /// <exception cref="CommandLineException">An option is unknown, repeated, malformed or out of range.</exception>
+    /// <exception cref="CommandLineException">An option is unknown, repeated, malformed or out of range, or the --torch file does not exist.</exception>
     public static ExperimentSettings? Parse(IReadOnlyList<string> args)
     {
         var (full, rest) = FashionMnistSource.TakeFullFlag(args);
-        var options = CommandLine.Parse(rest, "experiments", "epochs", "train-count", "test-count", "output", "data", "seed");
+        var options = CommandLine.Parse(rest, "experiments", "epochs", "train-count", "test-count", "output", "data", "seeds", "torch");
         if (options.HelpRequested)
             return null;
         var source = FashionMnistSource.Select(full, options.GetString("data"));
@@ -45,6 +52,35 @@ internal sealed record ExperimentSettings(
             OutputFolder: Path.GetFullPath(options.GetString("output") ?? "output"),
             DataFolder: source.Folder,
             DataName: source.Name,
-            Seed: options.GetInt("seed", DefaultSeed, min: 0, max: int.MaxValue));
+            Seeds: ParseSeeds(options.GetString("seeds")),
+            TorchFile: ResolveTorchFile(options.GetString("torch")));
+    }
+
+    private static IReadOnlyList<int> ParseSeeds(string? text)
+    {
+        if (text is null)
+            return DefaultSeeds;
+        var seeds = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int seed))
+                throw new CommandLineException($"--seeds takes a comma-separated list of integers from 0 to {int.MaxValue}, e.g. 1,2,3; got '{text}'.");
+            if (seeds.Contains(seed))
+                throw new CommandLineException($"--seeds lists {seed} twice; each seed is one run of every configuration.");
+            seeds.Add(seed);
+        }
+        if (seeds.Count > MaximumSeeds)
+            throw new CommandLineException($"--seeds takes at most {MaximumSeeds} seeds, got {seeds.Count}.");
+        return seeds;
+    }
+
+    private static string? ResolveTorchFile(string? path)
+    {
+        if (path is null)
+            return null;
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+            throw new CommandLineException($"--torch: {full} does not exist; write it with samples/BatchNormExperiments/torch_protocol.py.");
+        return full;
     }
 }

@@ -2,14 +2,17 @@ using ScottPlot;
 
 namespace BatchNormExperiments;
 
-/// <summary>A named series of (x, y) points for a line chart, drawn solid or dashed.</summary>
-internal sealed record Series(string Name, double[] X, double[] Y, bool Dashed = false);
+/// <summary>
+/// A named series of (x, y) points for a line chart, drawn solid or dashed, with a shaded ± <paramref name="Spread"/> band when
+/// given, in <paramref name="Color"/> (default the palette's colour of its position).
+/// </summary>
+internal sealed record Series(string Name, double[] X, double[] Y, bool Dashed = false, double[]? Spread = null, Color? Color = null);
 
 /// <summary>A band between a lower and an upper curve, for a shaded chart.</summary>
 internal sealed record Band(string Name, double[] X, double[] Lower, double[] Upper);
 
-/// <summary>A group of bars: a label under the group and one value per bar, in the order of the legend.</summary>
-internal sealed record BarGroup(string Label, double[] Values);
+/// <summary>A group of bars: a label under the group and one value per bar (NaN: no bar), in the order of the legend, with each bar's spread when given.</summary>
+internal sealed record BarGroup(string Label, double[] Values, double[]? Spreads = null);
 
 /// <summary>The sample's charts, drawn with ScottPlot and saved as PNGs.</summary>
 internal static class Figures
@@ -25,7 +28,14 @@ internal static class Figures
         for (int i = 0; i < series.Count; i++)
         {
             var y = logY ? series[i].Y.Select(v => Math.Log10(Math.Max(v, 1e-12))).ToArray() : series[i].Y;
-            var line = plot.Add.Scatter(series[i].X, y, Palette.GetColor(i));
+            var color = series[i].Color ?? Palette.GetColor(i);
+            if (series[i].Spread is { } spread && !logY)
+            {
+                var band = plot.Add.FillY(series[i].X, y.Zip(spread, (v, e) => v - e).ToArray(), y.Zip(spread, (v, e) => v + e).ToArray());
+                band.FillColor = color.WithAlpha(0.15);
+                band.LineWidth = 0;
+            }
+            var line = plot.Add.Scatter(series[i].X, y, color);
             line.LegendText = series[i].Name;
             line.LineWidth = 2;
             if (series[i].Dashed)
@@ -77,13 +87,16 @@ internal static class Figures
             for (int b = 0; b < perGroup; b++)
             {
                 double value = groups[g].Values[b];
+                if (double.IsNaN(value))
+                    continue;
+                double spread = groups[g].Spreads?[b] ?? 0;
                 bars.Add(new Bar
                 {
                     Position = groupStart + b,
                     Value = value,
                     Size = barWidth,
                     FillColor = barColors[b],
-                    Label = $"{value:F1}",
+                    Label = spread > 0 ? $"{value:F1}\n± {spread:F1}" : $"{value:F1}",
                 });
             }
             ticks.Add(new Tick(groupStart + (perGroup - 1) / 2.0, groups[g].Label));

@@ -30,7 +30,6 @@ internal static class LandscapeExperiment
     internal sealed record LandscapeRun(string Configuration, IReadOnlyList<Probe> Probes, IReadOnlyList<double> TestAccuracy, int Steps)
     {
         public double MeanRange => Probes.Average(p => p.Range);
-        public double MaxRange => Probes.Max(p => p.Range);
         public double MeanGradientNorm => Probes.Average(p => p.GradientNorm);
         public double MeanSmoothness => Probes.Average(p => p.Smoothness);
 
@@ -43,56 +42,99 @@ internal static class LandscapeExperiment
         }
     }
 
-    public static ExperimentResult Run(Trainer trainer)
+    /// <summary>Every how many steps a run of <paramref name="epochs"/> epochs is probed, about <see cref="ProbesPerRun"/> times in all.</summary>
+    private static int ProbeInterval(Trainer trainer, int epochs) => (int)Math.Max(1, trainer.StepsFor(trainer.Options(HiddenNormalization.None, epochs)) / ProbesPerRun);
+
+    /// <summary>Trains None and BatchNorm with the trainer's seed, probing the landscape.</summary>
+    public static IReadOnlyList<LandscapeRun> Measure(Trainer trainer)
     {
         int epochs = trainer.Settings.Epochs;
-        long totalSteps = trainer.StepsFor(epochs, Trainer.BatchSize);
-        int every = (int)Math.Max(1, totalSteps / ProbesPerRun);
+        long totalSteps = trainer.StepsFor(trainer.Options(HiddenNormalization.None, epochs));
+        int every = ProbeInterval(trainer, epochs);
         string stepSizes = string.Join(", ", StepMultipliers.Select(m => $"{m}"));
-        Console.WriteLine($"Experiment landscape: None vs BatchNorm, batch {Trainer.BatchSize}, {epochs} epoch(s) of ~{totalSteps / epochs} steps; " +
+        Console.WriteLine($"Experiment landscape, seed {trainer.Seed}: None vs BatchNorm, batch {Trainer.BatchSize}, {epochs} epoch(s) of ~{totalSteps / epochs} steps; " +
             $"every {every} step(s), the loss along −g at η = lr × {{{stepSizes}}}");
         var runs = Normalizations.Select(n => Train(trainer, n, epochs, every)).ToList();
-        var (none, batchNorm) = (runs[0], runs[1]);
+        Console.Write(Details(runs.Select(r => ("this library", Seeds: (IReadOnlyList<LandscapeRun>)[r])).ToList()));
+        return runs;
+    }
 
+    /// <summary>The table rows, claim and figures of every seed's runs (<paramref name="seeds"/>[seed][normalization]).</summary>
+    public static ExperimentResult Report(ExperimentSettings settings, ExperimentData data, IReadOnlyList<IReadOnlyList<LandscapeRun>> seeds, TorchReference? torch)
+    {
+        int epochs = settings.Epochs;
+        int every = ProbeInterval(new Trainer(data, settings, settings.Seeds[0]), epochs);
+        string stepSizes = string.Join(", ", StepMultipliers.Select(m => $"{m}"));
+        var library = Enumerable.Range(0, Normalizations.Length).Select(i => (IReadOnlyList<LandscapeRun>)seeds.Select(s => s[i]).ToList()).ToList();
+        var torchRuns = Normalizations.Select(n => torch?.Runs(TorchReference.LandscapeGroup, n.ToString())?.Select(FromTorch).ToList()).ToList();
+        if (torchRuns.Any(r => r is null))
+            torchRuns = [.. torchRuns.Select(_ => (List<LandscapeRun>?)null)];
+
+        static double[] Ranges(IReadOnlyList<LandscapeRun> runs) => runs.Select(r => r.MeanRange).ToArray();
         var claim = new Claim("BatchNorm's loss varies less along −g than None's (mean range over probes)",
             "Santurkar et al. 2018: batch norm makes the loss landscape smoother",
-            $"{Format.Loss(batchNorm.MeanRange)} vs {Format.Loss(none.MeanRange)}",
-            batchNorm.MeanRange < none.MeanRange);
+            Comparison.Lower(Ranges(library[1]), Ranges(library[0])),
+            torchRuns[0] is { } torchNone && torchRuns[1] is { } torchBatchNorm ? Comparison.Lower(Ranges(torchBatchNorm), Ranges(torchNone)) : null);
         string setting = $"batch {Trainer.BatchSize}, {epochs} epoch{(epochs == 1 ? "" : "s")}, probe every {(every == 1 ? "step" : $"{every} steps")}";
-        var rows = runs.Select(run => new ResultRow(
-            ExperimentSettings.Landscape, run.Configuration, setting, run.Steps, run.TestAccuracy[0], run.TestAccuracy[^1],
-            Reference: "–", LossRange: $"{Format.Loss(run.MeanRange)} (max {Format.Loss(run.MaxRange)})",
-            Direction: run == none ? "baseline" : claim.Cell)).ToList();
+        var rows = Normalizations.Select((n, i) => new ResultRow(
+            ExperimentSettings.Landscape, n.ToString(), setting, ResultRow.StepsText(library[i].Select(r => r.Steps), torchRuns[i]?.Select(r => r.Steps)),
+            Stat.Of(library[i].Select(r => r.TestAccuracy[0])), Stat.Of(library[i].Select(r => r.TestAccuracy[^1])),
+            torchRuns[i] is { } t ? Stat.Of(t.Select(r => r.TestAccuracy[0])) : null, torchRuns[i] is { } u ? Stat.Of(u.Select(r => r.TestAccuracy[^1])) : null,
+            Stat.Of(Ranges(library[i])), torchRuns[i] is { } v ? Stat.Of(Ranges(v)) : null,
+            Direction: i == 0 ? "baseline" : claim.Cell,
+            new PerSeed("loss range along −g, mean", Ranges(library[i]), torchRuns[i] is { } w ? Ranges(w) : null, IsLoss: true))).ToList();
 
-        var output = trainer.Settings.OutputFolder;
-        Figures.Lines(Path.Combine(output, RangeFigure), "Loss range along the gradient: max − min of L(w − η g), η = lr × {" + stepSizes + "}",
-            "step", "loss range (log scale)", runs.Select(r => new Series(r.Configuration, r.Probes.Select(p => (double)p.Step).ToArray(),
-                r.Probes.Select(p => p.Range).ToArray())).ToList(), markers: true, logY: true);
-        Figures.Bands(Path.Combine(output, BandFigure), "Loss landscape: lowest to highest loss along −g at each probe", "step", "training loss (probed batch)",
-            runs.Select(r => new Band(r.Configuration, r.Probes.Select(p => (double)p.Step).ToArray(),
-                r.Probes.Select(p => p.Min).ToArray(), r.Probes.Select(p => p.Max).ToArray())).ToList());
+        // The probes fall on the same steps in every seed, so each probe's values are averaged over seeds.
+        static double[] MeanOf(IReadOnlyList<LandscapeRun> runs, Func<Probe, double> value)
+            => Enumerable.Range(0, runs.Min(r => r.Probes.Count)).Select(p => runs.Average(r => value(r.Probes[p]))).ToArray();
+        string meanOf = seeds.Count > 1 ? $", mean of {seeds.Count} seeds" : "";
+        var output = settings.OutputFolder;
+        var rangeSeries = new List<Series>();
+        for (int side = 0; side < 2; side++)
+            for (int i = 0; i < Normalizations.Length; i++)
+                if ((side == 0 ? library[i] : torchRuns[i]) is { } runs)
+                    rangeSeries.Add(new Series(side == 0 ? runs[0].Configuration : $"{runs[0].Configuration}, PyTorch 1.13", MeanOf(runs, p => p.Step),
+                        MeanOf(runs, p => p.Range), Dashed: side == 1, Color: Figures.Color(i, lighten: side == 1 ? 0.45 : 0)));
+        Figures.Lines(Path.Combine(output, RangeFigure), $"Loss range along the gradient: max − min of L(w − η g), η = lr × {{{stepSizes}}}",
+            "step", $"loss range (log scale){meanOf}", rangeSeries, markers: true, logY: true);
+        Figures.Bands(Path.Combine(output, BandFigure), $"Loss landscape: lowest to highest loss along −g at each probe{meanOf}", "step", "training loss (probed batch)",
+            library.Select(runs => new Band(runs[0].Configuration, MeanOf(runs, p => p.Step), MeanOf(runs, p => p.Min), MeanOf(runs, p => p.Max))).ToList());
 
-        string details = Details(runs);
-        Console.Write(details);
+        var sides = library.Select(runs => ("this library", runs)).ToList();
+        if (torchRuns.All(r => r is not null))
+            sides.AddRange(torchRuns.Select(runs => ("PyTorch 1.13", (IReadOnlyList<LandscapeRun>)runs!)));
         return new ExperimentResult("landscape", rows, [claim],
             [new Figure(RangeFigure, "Loss range along the gradient over training"), new Figure(BandFigure, "Lowest to highest loss along the gradient")],
             [
                 $"Every {(every == 1 ? "step" : $"{every} steps")}, after the backward pass and before the SGD update, the weights are moved to w − η g for η = lr × {{{stepSizes}}} " +
                 "(g: that batch's gradient) and the loss of the same batch is measured in training mode; the weights and BN's running statistics are restored after each probe, so the training run is the same as without probes.",
-                "The probes run in MultilayerPerceptronTraining.Train's BeforeUpdate hook, so the batches and the training run are those of the normalizers experiment.",
+                "The probes run in MultilayerPerceptronTraining.Train's BeforeUpdate hook, so the batches and the training run are those of the normalizers experiment; " +
+                "torch_protocol.py probes the same way between backward() and the optimizer's step.",
                 "To first order the range is (4 − 0.5) · lr · ‖g‖², so it grows with the gradient's size as well as with the landscape's curvature; " +
-                "the table below gives the mean gradient norm and the effective β-smoothness max over η of ‖∇L(w − η g) − g‖ / ‖η g‖ (Santurkar et al.'s scale-free measure) beside the ranges.",
-            ], details);
+                "the table below gives the mean gradient norm and the effective β-smoothness max over η of ‖∇L(w − η g) − g‖ / ‖η g‖ (Santurkar et al.'s scale-free measure) beside the ranges" +
+                (seeds.Count > 1 ? ", each the mean ± std over seeds of a run's mean over its probes." : "."),
+            ], Details(sides));
     }
 
-    private static string Details(IReadOnlyList<LandscapeRun> runs)
+    private static LandscapeRun FromTorch(TorchRun run)
+    {
+        if (run.Probes is not { Length: > 0 } probes)
+            throw new InvalidDataException($"PyTorch's landscape run of {run.Configuration}, seed {run.Seed}, has no probes.");
+        return new LandscapeRun(run.Configuration, probes.Select(p => new Probe(p.Step, p.Min, p.Max, p.GradientNorm, p.Smoothness)).ToList(), run.TestAccuracy, run.Steps);
+    }
+
+    private static string Details(IReadOnlyList<(string Side, IReadOnlyList<LandscapeRun> Seeds)> sides)
     {
         var text = new System.Text.StringBuilder();
-        text.AppendLine("| Configuration | Probes | Loss range, mean | first half of training | second half | Mean ‖g‖ | Mean effective β-smoothness |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var run in runs)
-            text.AppendLine($"| {run.Configuration} | {run.Probes.Count} | {Format.Loss(run.MeanRange)} | {Format.Loss(run.MeanRangeOfHalf(second: false))} | " +
-                $"{Format.Loss(run.MeanRangeOfHalf(second: true))} | {run.MeanGradientNorm:F3} | {run.MeanSmoothness:F2} |");
+        text.AppendLine("| Side | Configuration | Probes | Loss range, mean | first half of training | second half | Mean ‖g‖ | Mean effective β-smoothness |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var (side, runs) in sides)
+        {
+            string Cell(Func<LandscapeRun, double> value, string format) => runs.Count > 1
+                ? $"{Stat.Of(runs.Select(value)).Mean.ToString(format)} ± {Stat.Of(runs.Select(value)).Std.ToString(format)}" : value(runs[0]).ToString(format);
+            text.AppendLine($"| {side} | {runs[0].Configuration} | {runs[0].Probes.Count} | {Cell(r => r.MeanRange, "F4")} | {Cell(r => r.MeanRangeOfHalf(second: false), "F4")} | " +
+                $"{Cell(r => r.MeanRangeOfHalf(second: true), "F4")} | {Cell(r => r.MeanGradientNorm, "F3")} | {Cell(r => r.MeanSmoothness, "F2")} |");
+        }
         return text.ToString();
     }
 
@@ -104,7 +146,7 @@ internal static class LandscapeExperiment
         var probes = new List<Probe>();
         var accuracy = new List<double>();
         LandscapeProber? probe = null;
-        string label = $"[{ExperimentSettings.Landscape}] {normalization}";
+        string label = $"[{ExperimentSettings.Landscape}] {normalization}, seed {trainer.Seed}";
         options.BeforeUpdate = step =>
         {
             probe ??= new LandscapeProber(step.Network, train.Classes, options.BatchSize);
@@ -114,7 +156,7 @@ internal static class LandscapeExperiment
         options.EpochCompleted = report =>
         {
             accuracy.Add(report.ValidationAccuracy ?? double.NaN);
-            Console.WriteLine($"  {label,-40} epoch {report.Epoch,3}/{epochs}  loss {report.Loss:F4}  test {Format.Percent(accuracy[^1])}  " +
+            Console.WriteLine($"  {label,-48} epoch {report.Epoch,3}/{epochs}  loss {report.Loss:F4}  test {Format.Percent(accuracy[^1])}  " +
                 $"probes {probes.Count}  {watch.Elapsed.TotalSeconds,6:F1} s");
         };
         var model = MultilayerPerceptronTraining.Train(train, options, test);

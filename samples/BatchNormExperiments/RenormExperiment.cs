@@ -18,10 +18,13 @@ internal static class RenormExperiment
     private const double WarmupFraction = 0.1, RMaxFraction = 0.6, DMaxFraction = 0.4;
     private const double FinalRMax = 3, FinalDMax = 5;
 
-    /// <summary>A setting of the comparison with its PyTorch 1.13 accuracies on the full data.</summary>
-    private sealed record Setting(string Name, string Description, MultilayerPerceptronOptions BaseOptions, double ReferenceBatchNorm, double ReferenceBatchRenorm);
+    /// <summary>A setting of the comparison: its short name, its torch_protocol.py group, its description and options.</summary>
+    private sealed record Setting(string Name, string Group, string Description, MultilayerPerceptronOptions BaseOptions);
 
-    public static ExperimentResult Run(Trainer trainer)
+    /// <summary>One seed's pair of runs in one setting, with the schedule Batch Renorm used.</summary>
+    internal sealed record Pair(TrainedRun BatchNorm, TrainedRun BatchRenorm, long EstimatedSteps, RenormSchedule Schedule);
+
+    private static Setting[] Settings(Trainer trainer)
     {
         var nonIid = trainer.Options(HiddenNormalization.BatchNorm, NonIidEpochs);
         nonIid.BatchOrder = BatchOrder.ClassGrouped;
@@ -29,45 +32,77 @@ internal static class RenormExperiment
         var smallBatch = trainer.Options(HiddenNormalization.BatchNorm, SmallBatchEpochs);
         smallBatch.BatchSize = SmallBatch;
         smallBatch.LearningRate = SmallBatchLearningRate;
-        Setting[] settings =
+        return
         [
-            new("non-i.i.d.", $"non-i.i.d.: {ClassesPerBatch} classes per batch of {Trainer.BatchSize}, {NonIidEpochs} epochs", nonIid, 0.421, 0.783),
-            new("batch 4", $"batch {SmallBatch}, {SmallBatchEpochs} epoch, lr {SmallBatchLearningRate}", smallBatch, 0.820, 0.847),
+            new("non-i.i.d.", TorchReference.NonIidGroup, $"non-i.i.d.: {ClassesPerBatch} classes per batch of {Trainer.BatchSize}, {NonIidEpochs} epochs", nonIid),
+            new("batch 4", TorchReference.SmallBatchGroup, $"batch {SmallBatch}, {SmallBatchEpochs} epoch, lr {SmallBatchLearningRate}", smallBatch),
         ];
+    }
 
-        Console.WriteLine("Experiment renorm: BatchNorm vs BatchRenorm with non-i.i.d. batches and with tiny batches");
+    /// <summary>Trains BatchNorm and BatchRenorm in each setting with the trainer's seed.</summary>
+    public static IReadOnlyList<Pair> Measure(Trainer trainer)
+    {
+        Console.WriteLine($"Experiment renorm, seed {trainer.Seed}: BatchNorm vs BatchRenorm with non-i.i.d. batches and with tiny batches");
+        var pairs = new List<Pair>();
+        foreach (var setting in Settings(trainer))
+        {
+            long steps = trainer.StepsFor(setting.BaseOptions);
+            var schedule = ScaledSchedule(steps);
+            Console.WriteLine($"  {setting.Description}; BatchRenorm schedule scaled to the ~{steps} steps of this run: {ScheduleText(schedule)}");
+            pairs.Add(new Pair(
+                trainer.Train(ExperimentSettings.Renorm, $"BatchNorm, {setting.Name}", With(setting.BaseOptions, HiddenNormalization.BatchNorm, schedule)),
+                trainer.Train(ExperimentSettings.Renorm, $"BatchRenorm, {setting.Name}", With(setting.BaseOptions, HiddenNormalization.BatchRenorm, schedule)),
+                steps, schedule));
+        }
+        return pairs;
+    }
+
+    /// <summary>The table rows, claims and figure of every seed's pairs (<paramref name="seeds"/>[seed][setting]).</summary>
+    /// <exception cref="InvalidDataException">PyTorch's Batch Renorm schedule differs from this run's: the two did not run the same protocol.</exception>
+    public static ExperimentResult Report(ExperimentSettings settings, ExperimentData data, IReadOnlyList<IReadOnlyList<Pair>> seeds, TorchReference? torch)
+    {
         var rows = new List<ResultRow>();
         var claims = new List<Claim>();
         var notes = new List<string>
         {
-            "Non-i.i.d. batches: each batch of 64 holds 32 images of each of 2 classes drawn at random (BatchOrder.ClassGrouped); the test set is evaluated in inference mode, with the running (BN) or moving (BR) statistics.",
+            "Non-i.i.d. batches (BatchOrder.ClassGrouped): each batch of 64 holds 32 rows of each of 2 distinct classes. Every epoch each class's rows are " +
+            "shuffled and cut into chunks of 32, the chunks are spread evenly over the epoch and joined two classes to a batch, so every class is consumed " +
+            "at the same rate through the epoch. The test set is evaluated in inference mode, with the running (BN) or moving (BR) statistics.",
             $"BatchRenorm's schedule is scaled to each run's length, since the paper's (plain BN for 5k steps, rmax → 3 by 40k, dmax → 5 by 25k) assumes far longer training: " +
             $"plain BN for the first {WarmupFraction:P0} of the steps, then rmax 1 → {FinalRMax} by {RMaxFraction:P0} and dmax 0 → {FinalDMax} by {DMaxFraction:P0}; moving-average rate α = 0.01 (the paper's).",
         };
         var groups = new List<BarGroup>();
-        foreach (var setting in settings)
+        var descriptions = Settings(new Trainer(data, settings, settings.Seeds[0]));
+        for (int k = 0; k < descriptions.Length; k++)
         {
-            long steps = trainer.StepsFor(setting.BaseOptions.Epochs, setting.BaseOptions.BatchSize);
-            var schedule = ScaledSchedule(steps);
-            string scheduleText = $"plain BN for {schedule.WarmupSteps} steps, rmax → {FinalRMax} by step {schedule.RMaxSteps}, dmax → {FinalDMax} by step {schedule.DMaxSteps}";
-            Console.WriteLine($"  {setting.Description}; BatchRenorm schedule scaled to the ~{steps} steps of this run: {scheduleText}");
-            notes.Add($"{setting.Description}: ~{steps} steps, so BatchRenorm's schedule was {scheduleText}.");
+            var setting = descriptions[k];
+            var pairs = seeds.Select(s => s[k]).ToList();
+            var (schedule, steps) = (pairs[0].Schedule, pairs[0].EstimatedSteps);
+            notes.Add($"{setting.Description}: {steps} steps per run, so BatchRenorm's schedule was {ScheduleText(schedule)}.");
+            var torchBatchNorm = torch?.Runs(setting.Group, "BatchNorm");
+            var torchBatchRenorm = torch?.Runs(setting.Group, "BatchRenorm");
+            if (torchBatchRenorm?.FirstOrDefault(r => r.RenormSchedule is not { } s
+                    || (s.WarmupSteps, s.RMaxSteps, s.DMaxSteps) != (schedule.WarmupSteps, schedule.RMaxSteps, schedule.DMaxSteps)) is { } odd)
+                throw new InvalidDataException($"--torch {torch!.Path}: PyTorch's {setting.Group} BatchRenorm run of seed {odd.Seed} used the schedule " +
+                    $"{odd.RenormSchedule}, this run {ScheduleText(schedule)}: the two sides did not run the same protocol.");
 
-            var batchNorm = trainer.Train(ExperimentSettings.Renorm, $"BatchNorm, {setting.Name}", With(setting.BaseOptions, HiddenNormalization.BatchNorm, schedule));
-            var batchRenorm = trainer.Train(ExperimentSettings.Renorm, $"BatchRenorm, {setting.Name}", With(setting.BaseOptions, HiddenNormalization.BatchRenorm, schedule));
-            var claim = Claim.Higher($"BatchRenorm > BatchNorm, {setting.Description}",
-                $"PyTorch: {Format.Percent(setting.ReferenceBatchRenorm)} vs {Format.Percent(setting.ReferenceBatchNorm)}",
-                batchRenorm.FinalAccuracy, batchNorm.FinalAccuracy, trainer.Data.Test.Rows);
+            double[] libraryBn = pairs.Select(p => p.BatchNorm.FinalAccuracy).ToArray(), libraryBr = pairs.Select(p => p.BatchRenorm.FinalAccuracy).ToArray();
+            double[]? torchBn = torchBatchNorm?.Select(r => r.FinalAccuracy).ToArray(), torchBr = torchBatchRenorm?.Select(r => r.FinalAccuracy).ToArray();
+            var claim = new Claim($"BatchRenorm > BatchNorm, {setting.Description}", "Ioffe 2017: batch renormalization helps with non-i.i.d. and small batches",
+                Comparison.Higher(libraryBr, libraryBn, data.Test.Rows), torchBn is null || torchBr is null ? null : Comparison.Higher(torchBr, torchBn, data.Test.Rows));
             claims.Add(claim);
-            string epochsText = $" ({setting.BaseOptions.Epochs} epoch{(setting.BaseOptions.Epochs == 1 ? "" : "s")})";
-            rows.Add(Row(batchNorm, setting, Format.Percent(setting.ReferenceBatchNorm) + epochsText, "baseline"));
-            rows.Add(Row(batchRenorm, setting, Format.Percent(setting.ReferenceBatchRenorm) + epochsText, claim.Cell));
+            rows.Add(Row(pairs.Select(p => p.BatchNorm).ToList(), torchBatchNorm, "BatchNorm", setting, "baseline"));
+            rows.Add(Row(pairs.Select(p => p.BatchRenorm).ToList(), torchBatchRenorm, "BatchRenorm", setting, claim.Cell));
+            var stats = new List<Stat> { Stat.Of(libraryBn), Stat.Of(libraryBr) };
+            if (torch is not null)
+                stats.AddRange(torchBn is null || torchBr is null ? [new Stat(double.NaN, 0, 0), new Stat(double.NaN, 0, 0)] : [Stat.Of(torchBn), Stat.Of(torchBr)]);
             groups.Add(new BarGroup(setting.Description.Replace(": ", ":\n").Replace(", ", ",\n"),
-                [100 * batchNorm.FinalAccuracy, 100 * batchRenorm.FinalAccuracy, 100 * setting.ReferenceBatchNorm, 100 * setting.ReferenceBatchRenorm]));
+                stats.Select(s => 100 * s.Mean).ToArray(), stats.Select(s => 100 * s.Std).ToArray()));
         }
 
-        Figures.GroupedBars(Path.Combine(trainer.Settings.OutputFolder, FigureName), "Final test accuracy: BatchNorm vs BatchRenorm", "test accuracy (%)",
-            ["BatchNorm", "BatchRenorm", "BatchNorm, PyTorch 1.13 (full data)", "BatchRenorm, PyTorch 1.13 (full data)"],
+        string meanOf = seeds.Count > 1 ? $", mean ± std of {seeds.Count} seeds" : "";
+        Figures.GroupedBars(Path.Combine(settings.OutputFolder, FigureName), $"Final test accuracy: BatchNorm vs BatchRenorm{meanOf}", "test accuracy (%)",
+            torch is null ? ["BatchNorm", "BatchRenorm"] : ["BatchNorm", "BatchRenorm", "BatchNorm, PyTorch 1.13 (same protocol)", "BatchRenorm, PyTorch 1.13 (same protocol)"],
             [Figures.Color(0), Figures.Color(1), Figures.Color(0, lighten: 0.6), Figures.Color(1, lighten: 0.6)],
             groups, yRange: (0, 120));
         return new ExperimentResult("renorm", rows, claims, [new Figure(FigureName, "BatchNorm vs BatchRenorm, final test accuracy")], notes);
@@ -77,6 +112,9 @@ internal static class RenormExperiment
     internal static RenormSchedule ScaledSchedule(long steps) => new(
         WarmupSteps: (long)Math.Round(WarmupFraction * steps), FinalRMax: FinalRMax, RMaxSteps: (long)Math.Round(RMaxFraction * steps),
         FinalDMax: FinalDMax, DMaxSteps: (long)Math.Round(DMaxFraction * steps));
+
+    private static string ScheduleText(RenormSchedule schedule)
+        => $"plain BN for {schedule.WarmupSteps} steps, rmax → {FinalRMax} by step {schedule.RMaxSteps}, dmax → {FinalDMax} by step {schedule.DMaxSteps}";
 
     private static MultilayerPerceptronOptions With(MultilayerPerceptronOptions options, HiddenNormalization normalization, RenormSchedule schedule) => new()
     {
@@ -92,7 +130,14 @@ internal static class RenormExperiment
         RenormSchedule = schedule,
     };
 
-    private static ResultRow Row(TrainedRun run, Setting setting, string reference, string direction) => new(
-        ExperimentSettings.Renorm, run.Configuration.Split(',')[0], setting.Description, run.Steps, run.FirstEpochAccuracy, run.FinalAccuracy,
-        reference, LossRange: "–", direction);
+    private static ResultRow Row(IReadOnlyList<TrainedRun> runs, IReadOnlyList<TorchRun>? torch, string configuration, Setting setting, string direction)
+    {
+        double[] final = runs.Select(r => r.FinalAccuracy).ToArray();
+        return new ResultRow(ExperimentSettings.Renorm, configuration, setting.Description,
+            ResultRow.StepsText(runs.Select(r => r.Steps), torch?.Select(r => r.Steps)),
+            Stat.Of(runs.Select(r => r.FirstEpochAccuracy)), Stat.Of(final),
+            torch is null ? null : Stat.Of(torch.Select(r => r.FirstEpochAccuracy)), torch is null ? null : Stat.Of(torch.Select(r => r.FinalAccuracy)),
+            LossRange: null, TorchLossRange: null, direction,
+            new PerSeed("test accuracy, final", final, torch?.Select(r => r.FinalAccuracy).ToArray(), IsLoss: false));
+    }
 }

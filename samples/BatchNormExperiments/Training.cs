@@ -11,10 +11,10 @@ internal sealed record TrainedRun(string Configuration, IReadOnlyList<double> Te
     public double FinalAccuracy => TestAccuracy[^1];
 }
 
-/// <summary>Trains configurations with the library's <see cref="MultilayerPerceptronTraining"/>, printing one line per epoch.</summary>
-internal sealed class Trainer(ExperimentData data, ExperimentSettings settings)
+/// <summary>Trains configurations of one seed with the library's <see cref="MultilayerPerceptronTraining"/>, printing one line per epoch.</summary>
+internal sealed class Trainer(ExperimentData data, ExperimentSettings settings, int seed)
 {
-    /// <summary>MLP 784-256-256-10, SGD lr 0.01, momentum 0.9, batch 64, the settings' seed: every experiment's base.</summary>
+    /// <summary>MLP 784-256-256-10, SGD lr 0.01, momentum 0.9, batch 64: every experiment's base.</summary>
     public const double LearningRate = 0.01;
     public const double Momentum = 0.9;
     public const int BatchSize = 64;
@@ -23,6 +23,8 @@ internal sealed class Trainer(ExperimentData data, ExperimentSettings settings)
     public ExperimentData Data => data;
 
     public ExperimentSettings Settings => settings;
+
+    public int Seed => seed;
 
     /// <summary>The shared options with the given normalization and epochs.</summary>
     public MultilayerPerceptronOptions Options(HiddenNormalization normalization, int epochs) => new()
@@ -33,29 +35,67 @@ internal sealed class Trainer(ExperimentData data, ExperimentSettings settings)
         Epochs = epochs,
         LearningRate = LearningRate,
         Momentum = Momentum,
-        Seed = settings.Seed,
+        Seed = seed,
     };
 
     /// <summary>Trains one configuration on the training split, evaluating on the test split after every epoch.</summary>
     public TrainedRun Train(string experiment, string configuration, MultilayerPerceptronOptions options)
     {
         var watch = Stopwatch.StartNew();
-        string label = $"[{experiment}] {configuration}";
-        Console.WriteLine($"  {label,-40} {options.Epochs} epoch(s) of ~{StepsFor(1, options.BatchSize)} steps, batch {options.BatchSize}, lr {options.LearningRate} ...");
+        string label = $"[{experiment}] {configuration}, seed {seed}";
+        Console.WriteLine($"  {label,-48} {options.Epochs} epoch(s) of ~{StepsFor(options) / options.Epochs} steps, batch {options.BatchSize}, lr {options.LearningRate} ...");
         options.EpochCompleted = report => Console.WriteLine(
-            $"  {label,-40} epoch {report.Epoch,3}/{options.Epochs}  loss {report.Loss:F4}  train {Format.Percent(report.TrainAccuracy)}  " +
+            $"  {label,-48} epoch {report.Epoch,3}/{options.Epochs}  loss {report.Loss:F4}  train {Format.Percent(report.TrainAccuracy)}  " +
             $"test {Format.Percent(report.ValidationAccuracy ?? double.NaN)}  {watch.Elapsed.TotalSeconds,6:F1} s");
         var model = MultilayerPerceptronTraining.Train(data.Train, options, data.Test);
         return new TrainedRun(configuration, model.Epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToList(), model.StepLosses.ToList(), watch.Elapsed);
     }
 
-    /// <summary>The steps of <paramref name="epochs"/> epochs of batches of <paramref name="batchSize"/> (a last batch of one row is skipped).</summary>
-    public long StepsFor(int epochs, int batchSize)
+    /// <summary>
+    /// The steps of a run of <paramref name="options"/> with batch statistics. Shuffled: ⌈rows / batch⌉ per epoch, less a
+    /// last batch of one row. Class-grouped: every batch joins k chunks of ⌊batch / k⌋ rows of one class each (a class's
+    /// last chunk holds the rest), so ⌈chunks / k⌉ per epoch; exact but for a last batch of one row, which is rare.
+    /// </summary>
+    public long StepsFor(MultilayerPerceptronOptions options)
     {
-        int rows = data.Train.Rows;
-        long perEpoch = rows / batchSize + (rows % batchSize >= 2 ? 1 : 0);
-        return epochs * perEpoch;
+        var labels = data.Train.Labels;
+        long perEpoch;
+        if (options.BatchOrder == BatchOrder.ClassGrouped)
+        {
+            var sizes = new int[data.Train.Classes];
+            foreach (int label in labels)
+                sizes[label]++;
+            int classesWithRows = sizes.Count(s => s > 0);
+            int k = Math.Max(1, Math.Min(Math.Min(options.ClassesPerBatch, classesWithRows), options.BatchSize));
+            int chunkRows = options.BatchSize / k;
+            long chunks = sizes.Sum(s => (long)(s + chunkRows - 1) / chunkRows);
+            perEpoch = (chunks + k - 1) / k;
+        }
+        else
+        {
+            int rows = labels.Length;
+            perEpoch = rows / options.BatchSize + (rows % options.BatchSize >= 2 ? 1 : 0);
+        }
+        return options.Epochs * perEpoch;
     }
+}
+
+/// <summary>Mean and sample standard deviation (n − 1) of one measurement over seeds.</summary>
+internal readonly record struct Stat(double Mean, double Std, int Count)
+{
+    public static Stat Of(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        double mean = v.Average();
+        double std = v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1)) : 0;
+        return new Stat(mean, std, v.Length);
+    }
+
+    /// <summary>"84.5 ± 0.3 %", or "84.5 %" for one seed.</summary>
+    public string Percent() => Count > 1 ? $"{100 * Mean:F1} ± {100 * Std:F1} %" : Format.Percent(Mean);
+
+    /// <summary>"0.0532 ± 0.0012", or "0.0532" for one seed.</summary>
+    public string Loss() => Count > 1 ? $"{Format.Loss(Mean)} ± {Format.Loss(Std)}" : Format.Loss(Mean);
 }
 
 /// <summary>How numbers are written in the console and in results.md.</summary>
@@ -64,4 +104,6 @@ internal static class Format
     public static string Percent(double fraction) => double.IsNaN(fraction) ? "–" : $"{100 * fraction:F1} %";
 
     public static string Loss(double value) => value.ToString("F4");
+
+    public static string Seeds(IReadOnlyList<int> seeds) => $"seed{(seeds.Count == 1 ? "" : "s")} {string.Join(", ", seeds)}";
 }
