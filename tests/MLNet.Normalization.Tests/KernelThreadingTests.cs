@@ -17,6 +17,7 @@ public class KernelThreadingTests
         { 5, 3, 1000 },  // fewer channels than units: rows split into blocks
         { 6, 16, 50 },   // one unit per channel
         { 70, 300, 1 },  // feature vectors: channels are single values
+        { 4, 10_000, 2 }, // layer norm rows of 20 000 values: its γ and β gradients go by three column chunks
     };
 
     private static float[] Values(int length, int seed, double offset)
@@ -29,7 +30,8 @@ public class KernelThreadingTests
     }
 
     /// <summary>
-    /// Every output of BN forward + backward, GN forward + backward and LN forward, with the given thread cap; with
+    /// Every output of BN forward + backward, GN forward + backward (with and without γ, β) and LN forward + backward,
+    /// with the given thread cap; with
     /// <paramref name="smallBatchPaths"/> small batches take their single-threaded paths (feature vectors by rows).
     /// </summary>
     private static List<double[]> RunAll(NcsShape shape, int threads, bool smallBatchPaths = false)
@@ -62,12 +64,24 @@ public class KernelThreadingTests
             var layerShape = new NcsShape(shape.Rows, shape.RowLength, 1);
             var layerY = new float[shape.Length];
             double[] layerMean = new double[shape.Rows], layerIstd = new double[shape.Rows];
-            GroupNormKernel.Forward(x, layerY, layerShape, 1, Values(shape.RowLength, 5, 1), Values(shape.RowLength, 6, 0), 1e-5, layerMean, layerIstd);
+            var layerGamma = Values(shape.RowLength, 5, 1);
+            GroupNormKernel.Forward(x, layerY, layerShape, 1, layerGamma, Values(shape.RowLength, 6, 0), 1e-5, layerMean, layerIstd);
+            var layerDx = new float[shape.Length];
+            // Gradients accumulate: start them non-zero, as a second step would.
+            float[] layerDGamma = Values(shape.RowLength, 12, 0), layerDBeta = Values(shape.RowLength, 13, 0);
+            GroupNormKernel.Backward(dy, x, layerDx, layerShape, 1, layerGamma, layerMean, layerIstd, layerDGamma, layerDBeta);
+
+            var plainY = new float[shape.Length];
+            var plainDx = new float[shape.Length];
+            GroupNormKernel.Forward(x, plainY, shape, groups, [], [], 1e-5, groupMean, groupIstd);
+            GroupNormKernel.Backward(dy, x, plainDx, shape, groups, [], groupMean, groupIstd, [], []);
 
             return [y.Select(v => (double)v).ToArray(), dx.Select(v => (double)v).ToArray(), mean, variance, istd,
                 dGamma.Select(v => (double)v).ToArray(), dBeta.Select(v => (double)v).ToArray(),
                 groupY.Select(v => (double)v).ToArray(), groupDx.Select(v => (double)v).ToArray(), groupMean, groupIstd,
-                layerY.Select(v => (double)v).ToArray(), layerMean, layerIstd];
+                layerY.Select(v => (double)v).ToArray(), layerMean, layerIstd,
+                layerDx.Select(v => (double)v).ToArray(), layerDGamma.Select(v => (double)v).ToArray(), layerDBeta.Select(v => (double)v).ToArray(),
+                plainY.Select(v => (double)v).ToArray(), plainDx.Select(v => (double)v).ToArray()];
         }
         finally
         {

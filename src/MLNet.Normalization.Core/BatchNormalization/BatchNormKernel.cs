@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Shapes;
@@ -392,8 +394,10 @@ internal static unsafe class BatchNormKernel
     }
 
     /// <summary>
-    /// Σ dy and Σ dy · x per channel, then dβ, dγ and dx = k · dy + p · x + q with k = γ · istd,
-    /// p = −k · istd · Σdy·x̂ / M and q = −k · (Σdy − μ · istd · Σdy·x̂) / M.
+    /// Σ dy and Σ dy · x per channel, then dβ, dγ and dx = k · dy + p · (x − μ′) + q with k = γ · istd,
+    /// p = −k · istd · Σdy·x̂ / M, μ′ = μ rounded to float and q = −k · Σdy / M + p · (μ′ − μ). Centring x before
+    /// scaling keeps every term as small as dx: the uncentred p · x + q cancels terms of size k · |μ| · istd, which
+    /// cost dx float rounding in proportion to |μ| / σ.
     /// </summary>
     private readonly struct BackwardPass(PinnedSpan<float> dy, PinnedSpan<float> x, PinnedSpan<float> dx, NcsShape shape, PinnedSpan<float> gamma,
         PinnedSpan<double> mean, PinnedSpan<double> inverseStd, PinnedSpan<float> gammaGradient, PinnedSpan<float> betaGradient,
@@ -436,12 +440,25 @@ internal static unsafe class BatchNormKernel
         {
             int channels = shape.Channels;
             ReadOnlySpan<float> coefficients = workspace.Span;
-            for (int row = firstRow; row < endRow; row++)
+            var rented = ArrayPool<float>.Shared.Rent(channels);
+            try
             {
-                var rowRange = new Range(row * channels, (row + 1) * channels);
-                var output = dx.Span[rowRange];
-                TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)x.Span)[rowRange], coefficients.Slice(channels, channels), coefficients.Slice(2 * channels, channels), output);
-                TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)dy.Span)[rowRange], coefficients[..channels], output, output);
+                var centres = rented.AsSpan(0, channels);
+                ReadOnlySpan<double> means = mean.Span;
+                for (int c = 0; c < channels; c++)
+                    centres[c] = (float)means[c];
+                for (int row = firstRow; row < endRow; row++)
+                {
+                    var rowRange = new Range(row * channels, (row + 1) * channels);
+                    var output = dx.Span[rowRange];
+                    TensorPrimitives.Subtract(((ReadOnlySpan<float>)x.Span)[rowRange], centres, output);
+                    TensorPrimitives.MultiplyAdd(output, coefficients.Slice(channels, channels), coefficients.Slice(2 * channels, channels), output);
+                    TensorPrimitives.MultiplyAdd(((ReadOnlySpan<float>)dy.Span)[rowRange], coefficients[..channels], output, output);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rented);
             }
         }
 
@@ -454,10 +471,12 @@ internal static unsafe class BatchNormKernel
             gammaGradient.Span[channel] += (float)sumDyXhat;
 
             double count = shape.ValuesPerChannel, k = gamma.Span[channel] * istd;
+            double p = -k * istd * sumDyXhat / count;
             var coefficients = workspace.Span;
             coefficients[channel] = (float)k;
-            coefficients[shape.Channels + channel] = (float)(-k * istd * sumDyXhat / count);
-            coefficients[2 * shape.Channels + channel] = (float)(-k * (sumDy - mu * istd * sumDyXhat) / count);
+            coefficients[shape.Channels + channel] = (float)p;
+            // The elementwise pass centres x on μ′ = (float)μ; q takes back p · (μ′ − μ).
+            coefficients[2 * shape.Channels + channel] = (float)(-k * sumDy / count + p * ((float)mu - mu));
         }
 
         public void Apply(int channel, int firstRow, int endRow)
@@ -465,8 +484,36 @@ internal static unsafe class BatchNormKernel
             ReadOnlySpan<float> gradient = dy.Span, input = x.Span, coefficients = workspace.Span;
             var output = dx.Span;
             float k = coefficients[channel], p = coefficients[shape.Channels + channel], q = coefficients[2 * shape.Channels + channel];
+            float centre = (float)mean.Span[channel];
             for (int n = firstRow; n < endRow; n++)
-                FusedSpans.LinearCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), p, q, shape.Plane(output, n, channel));
+                CenteredCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), centre, p, q, shape.Plane(output, n, channel));
+        }
+
+        /// <summary>
+        /// dx = dy · k + ((x − centre) · p + q): one read of dy and x, one write. Vector and scalar lanes round alike
+        /// (no contraction to FMA), so results do not depend on where a plane's vector part ends.
+        /// </summary>
+        private static void CenteredCombination(ReadOnlySpan<float> dy, float k, ReadOnlySpan<float> x, float centre, float p, float q, Span<float> dx)
+        {
+            int i = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                var vdy = MemoryMarshal.Cast<float, Vector<float>>(dy);
+                var vx = MemoryMarshal.Cast<float, Vector<float>>(x);
+                var target = MemoryMarshal.Cast<float, Vector<float>>(dx);
+                Vector<float> vk = new(k), vc = new(centre), vp = new(p), vq = new(q);
+                int v = 0;
+                for (; v + 1 < vdy.Length; v += 2)
+                {
+                    target[v] = vdy[v] * vk + ((vx[v] - vc) * vp + vq);
+                    target[v + 1] = vdy[v + 1] * vk + ((vx[v + 1] - vc) * vp + vq);
+                }
+                for (; v < vdy.Length; v++)
+                    target[v] = vdy[v] * vk + ((vx[v] - vc) * vp + vq);
+                i = vdy.Length * Vector<float>.Count;
+            }
+            for (; i < dy.Length; i++)
+                dx[i] = dy[i] * k + ((x[i] - centre) * p + q);
         }
     }
 }

@@ -112,105 +112,187 @@ internal static class GroupNormKernel
     /// <summary>
     /// Backward of <see cref="Forward"/>. Per (row, group) of M values with g = dy · γ:
     /// dx = inverseStd · (g − Σg / M − x̂ · Σ(g · x̂) / M); dγ[c] += Σ dy · x̂ and dβ[c] += Σ dy over the channel's values.
+    /// Large batches share their (row, group) units among threads. Each unit leaves its channels' Σ dy · x̂ and Σ dy
+    /// as floats, added to dγ and dβ row by row afterwards, so the additions run in the same order for any thread
+    /// count.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, NcsShape shape, int groups, ReadOnlySpan<float> gamma,
+    public static unsafe void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, NcsShape shape, int groups, ReadOnlySpan<float> gamma,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> inverseStd, Span<float> gammaGradient, Span<float> betaGradient)
     {
         shape.CheckLength(dy.Length, nameof(dy));
         shape.CheckLength(x.Length, nameof(x));
         shape.CheckLength(dx.Length, nameof(dx));
         CheckGroups(shape.Channels, groups);
-        if (shape.Spatial == 1 && !gamma.IsEmpty)
+        fixed (float* pdy = dy, px = x, pdx = dx, pGamma = gamma, pGammaGradient = gammaGradient, pBetaGradient = betaGradient)
+        fixed (double* pMean = mean, pInverseStd = inverseStd)
         {
-            BackwardElementwise(dy, x, dx, shape, groups, gamma, mean, inverseStd, gammaGradient, betaGradient);
-            return;
-        }
-        int groupChannels = shape.Channels / groups;
-        int groupLength = groupChannels * shape.Spatial;
-        int spatial = shape.Spatial;
-        for (int n = 0; n < shape.Rows; n++)
-            for (int g = 0; g < groups; g++)
+            var pass = new BackwardPass(new(pdy, dy.Length), new(px, x.Length), new(pdx, dx.Length), shape, groups, new(pGamma, gamma.Length),
+                new(pMean, mean.Length), new(pInverseStd, inverseStd.Length), new(pGammaGradient, gammaGradient.Length), new(pBetaGradient, betaGradient.Length));
+            if (shape.Spatial == 1 && !gamma.IsEmpty)
             {
-                int start = n * shape.RowLength + g * groupLength;
-                int firstChannel = g * groupChannels;
-                double mu = mean[n * groups + g], istd = inverseStd[n * groups + g];
-
-                double sumG = 0, sumGXhat = 0;
-                for (int c = 0; c < groupChannels; c++)
+                ParallelUnits.For(new ElementwiseBackwardUnit(pass), shape.Rows * groups, shape.Length);
+                ParallelUnits.For(new ElementwiseGradientChunk(pass), (shape.Channels + ElementwiseAffineChunk.Length - 1) / ElementwiseAffineChunk.Length, shape.Length);
+                return;
+            }
+            if (gamma.IsEmpty)
+            {
+                ParallelUnits.For(new BackwardUnit(pass, []), shape.Rows * groups, shape.Length);
+                return;
+            }
+            int planes = shape.Rows * shape.Channels;
+            var partials = ArrayPool<float>.Shared.Rent(2 * planes);
+            try
+            {
+                ParallelUnits.For(new BackwardUnit(pass, partials), shape.Rows * groups, shape.Length);
+                for (int c = 0; c < shape.Channels; c++)
                 {
-                    var (sumDy, sumDyX) = DoubleSums.SumAndDot(dy.Slice(start + c * spatial, spatial), x.Slice(start + c * spatial, spatial));
-                    double sumDyXhat = istd * (sumDyX - mu * sumDy);
-                    double scale = gamma.IsEmpty ? 1 : gamma[firstChannel + c];
-                    if (!gamma.IsEmpty)
+                    float dGamma = gammaGradient[c], dBeta = betaGradient[c];
+                    for (int n = 0; n < shape.Rows; n++)
                     {
-                        gammaGradient[firstChannel + c] += (float)sumDyXhat;
-                        betaGradient[firstChannel + c] += (float)sumDy;
+                        dGamma += partials[n * shape.Channels + c];
+                        dBeta += partials[planes + n * shape.Channels + c];
                     }
-                    sumG += scale * sumDy;
-                    sumGXhat += scale * sumDyXhat;
-                }
-
-                // dx = γ[c] · istd · dy + b · x + d, with b = −istd² · Σg·x̂ / M and d = −istd · Σg / M − μ · b.
-                double b = -istd * istd * sumGXhat / groupLength;
-                double d = -istd * sumG / groupLength - mu * b;
-                var output = dx.Slice(start, groupLength);
-                var gradient = dy.Slice(start, groupLength);
-                var input = x.Slice(start, groupLength);
-                if (gamma.IsEmpty)
-                {
-                    FusedSpans.LinearCombination(gradient, (float)istd, input, (float)b, (float)d, output);
-                }
-                else
-                {
-                    for (int c = 0; c < groupChannels; c++)
-                    {
-                        var plane = new Range(c * spatial, (c + 1) * spatial);
-                        FusedSpans.LinearCombination(gradient[plane], (float)(gamma[firstChannel + c] * istd), input[plane], (float)b, (float)d, output[plane]);
-                    }
+                    gammaGradient[c] = dGamma;
+                    betaGradient[c] = dBeta;
                 }
             }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(partials);
+            }
+        }
+    }
+
+    /// <summary>The buffers and shape of one <see cref="Backward"/> call, for its units.</summary>
+    private readonly record struct BackwardPass(PinnedSpan<float> Dy, PinnedSpan<float> X, PinnedSpan<float> Dx, NcsShape Shape, int Groups,
+        PinnedSpan<float> Gamma, PinnedSpan<double> Mean, PinnedSpan<double> InverseStd, PinnedSpan<float> GammaGradient, PinnedSpan<float> BetaGradient);
+
+    /// <summary>
+    /// One (row, group) = unit of <see cref="Backward"/> over planes: dx, and with γ its channels' Σ dy · x̂ at
+    /// n · C + c of the partials and Σ dy at N · C + n · C + c.
+    /// </summary>
+    private readonly struct BackwardUnit(BackwardPass pass, float[] partials) : IKernelUnit
+    {
+        public void Run(int unit)
+        {
+            var shape = pass.Shape;
+            ReadOnlySpan<float> dy = pass.Dy.Span, x = pass.X.Span, gamma = pass.Gamma.Span;
+            int groups = pass.Groups, groupChannels = shape.Channels / groups, spatial = shape.Spatial;
+            int groupLength = groupChannels * spatial;
+            int n = unit / groups, g = unit % groups;
+            int start = n * shape.RowLength + g * groupLength;
+            int firstChannel = g * groupChannels;
+            double mu = pass.Mean.Span[unit], istd = pass.InverseStd.Span[unit];
+
+            double sumG = 0, sumGXhat = 0;
+            for (int c = 0; c < groupChannels; c++)
+            {
+                var (sumDy, sumDyX) = DoubleSums.SumAndDot(dy.Slice(start + c * spatial, spatial), x.Slice(start + c * spatial, spatial));
+                double sumDyXhat = istd * (sumDyX - mu * sumDy);
+                double scale = gamma.IsEmpty ? 1 : gamma[firstChannel + c];
+                if (!gamma.IsEmpty)
+                {
+                    int plane = n * shape.Channels + firstChannel + c;
+                    partials[plane] = (float)sumDyXhat;
+                    partials[shape.Rows * shape.Channels + plane] = (float)sumDy;
+                }
+                sumG += scale * sumDy;
+                sumGXhat += scale * sumDyXhat;
+            }
+
+            // dx = γ[c] · istd · dy + b · x + d, with b = −istd² · Σg·x̂ / M and d = −istd · Σg / M − μ · b.
+            double b = -istd * istd * sumGXhat / groupLength;
+            double d = -istd * sumG / groupLength - mu * b;
+            var output = pass.Dx.Span.Slice(start, groupLength);
+            var gradient = dy.Slice(start, groupLength);
+            var input = x.Slice(start, groupLength);
+            if (gamma.IsEmpty)
+            {
+                FusedSpans.LinearCombination(gradient, (float)istd, input, (float)b, (float)d, output);
+                return;
+            }
+            for (int c = 0; c < groupChannels; c++)
+            {
+                var plane = new Range(c * spatial, (c + 1) * spatial);
+                FusedSpans.LinearCombination(gradient[plane], (float)(gamma[firstChannel + c] * istd), input[plane], (float)b, (float)d, output[plane]);
+            }
+        }
     }
 
     /// <summary>
-    /// <see cref="Backward"/> with one value per channel and γ given: layer norm's elementwise affine over a whole row,
-    /// group norm over feature vectors. Each (row, group) of M values takes a few vector passes rather than a
-    /// reduction per value: x̂ = x · istd − μ · istd, dγ += dy · x̂ and dβ += dy elementwise; g = γ · dy (float), Σ g
-    /// and Σ g · x in double; then dx = istd · (g + x · b / istd + d / istd) with b and d as in <see cref="Backward"/>.
+    /// dx of one (row, group) of <see cref="Backward"/> with one value per channel and γ given (layer norm's
+    /// elementwise affine over a whole row, group norm over feature vectors), in a few vector passes rather than a
+    /// reduction per value: g = γ · dy (float), Σ g and Σ g · x in double, then dx = istd · (g + x · b / istd + d / istd)
+    /// with b and d as in <see cref="BackwardUnit"/>. dγ and dβ are <see cref="ElementwiseGradientChunk"/>'s.
     /// </summary>
-    private static void BackwardElementwise(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, NcsShape shape, int groups,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<double> mean, ReadOnlySpan<double> inverseStd, Span<float> gammaGradient, Span<float> betaGradient)
+    private readonly struct ElementwiseBackwardUnit(BackwardPass pass) : IKernelUnit
     {
-        int groupLength = shape.Channels / groups;
-        float[] rented = ArrayPool<float>.Shared.Rent(2 * groupLength);
-        try
+        public void Run(int unit)
         {
-            Span<float> xhat = rented.AsSpan(0, groupLength), scaled = rented.AsSpan(groupLength, groupLength);
-            for (int n = 0; n < shape.Rows; n++)
-                for (int g = 0; g < groups; g++)
-                {
-                    int start = n * shape.RowLength + g * groupLength, first = g * groupLength;
-                    double mu = mean[n * groups + g], istd = inverseStd[n * groups + g];
-                    ReadOnlySpan<float> input = x.Slice(start, groupLength), gradient = dy.Slice(start, groupLength), scale = gamma.Slice(first, groupLength);
-                    Span<float> output = dx.Slice(start, groupLength), dGamma = gammaGradient.Slice(first, groupLength), dBeta = betaGradient.Slice(first, groupLength);
-
-                    ChannelAffine.Apply(input, (float)istd, (float)(-mu * istd), xhat);
-                    TensorPrimitives.MultiplyAdd(gradient, xhat, dGamma, dGamma);
-                    TensorPrimitives.Add(dBeta, gradient, dBeta);
-
-                    TensorPrimitives.Multiply(gradient, scale, scaled);
-                    var (sumG, sumGX) = DoubleSums.SumAndDot(scaled, input);
-                    double sumGXhat = istd * (sumGX - mu * sumG);
-                    double b = -istd * istd * sumGXhat / groupLength;
-                    double d = -istd * sumG / groupLength - mu * b;
-                    // dx = istd · (dy · γ + x · b / istd + d / istd).
-                    ChannelAffine.Apply(input, (float)(b / istd), (float)(d / istd), output);
-                    TensorPrimitives.MultiplyAdd(gradient, scale, output, output);
-                    TensorPrimitives.Multiply(output, (float)istd, output);
-                }
+            var shape = pass.Shape;
+            int groups = pass.Groups, groupLength = shape.Channels / groups;
+            int n = unit / groups, g = unit % groups;
+            int start = n * shape.RowLength + g * groupLength, first = g * groupLength;
+            double mu = pass.Mean.Span[unit], istd = pass.InverseStd.Span[unit];
+            ReadOnlySpan<float> input = pass.X.Span.Slice(start, groupLength), gradient = pass.Dy.Span.Slice(start, groupLength);
+            ReadOnlySpan<float> scale = pass.Gamma.Span.Slice(first, groupLength);
+            var output = pass.Dx.Span.Slice(start, groupLength);
+            float[] rented = ArrayPool<float>.Shared.Rent(groupLength);
+            try
+            {
+                var scaled = rented.AsSpan(0, groupLength);
+                TensorPrimitives.Multiply(gradient, scale, scaled);
+                var (sumG, sumGX) = DoubleSums.SumAndDot(scaled, input);
+                double sumGXhat = istd * (sumGX - mu * sumG);
+                double b = -istd * istd * sumGXhat / groupLength;
+                double d = -istd * sumG / groupLength - mu * b;
+                // dx = istd · (dy · γ + x · b / istd + d / istd).
+                ChannelAffine.Apply(input, (float)(b / istd), (float)(d / istd), output);
+                TensorPrimitives.MultiplyAdd(gradient, scale, output, output);
+                TensorPrimitives.Multiply(output, (float)istd, output);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
         }
-        finally
+    }
+
+    /// <summary>
+    /// dγ += dy · x̂ and dβ += dy elementwise over channels [chunk · Length, …) of every row, rows in order: each
+    /// chunk's gradients are added in the same order whatever thread runs it, and stay in cache across the rows.
+    /// </summary>
+    private readonly struct ElementwiseGradientChunk(BackwardPass pass) : IKernelUnit
+    {
+        public void Run(int chunk)
         {
-            ArrayPool<float>.Shared.Return(rented);
+            var shape = pass.Shape;
+            int groups = pass.Groups, groupLength = shape.Channels / groups;
+            int first = chunk * ElementwiseAffineChunk.Length, end = Math.Min(first + ElementwiseAffineChunk.Length, shape.Channels);
+            ReadOnlySpan<float> x = pass.X.Span, dy = pass.Dy.Span;
+            Span<float> dGamma = pass.GammaGradient.Span, dBeta = pass.BetaGradient.Span;
+            float[] rented = ArrayPool<float>.Shared.Rent(end - first);
+            try
+            {
+                for (int n = 0; n < shape.Rows; n++)
+                    for (int start = first; start < end;)
+                    {
+                        int group = start / groupLength, stop = Math.Min(end, (group + 1) * groupLength);
+                        int unit = n * groups + group, row = n * shape.RowLength;
+                        double mu = pass.Mean.Span[unit], istd = pass.InverseStd.Span[unit];
+                        var columns = new Range(start, stop);
+                        var xhat = rented.AsSpan(0, stop - start);
+                        ChannelAffine.Apply(x.Slice(row, shape.Channels)[columns], (float)istd, (float)(-mu * istd), xhat);
+                        ReadOnlySpan<float> gradient = dy.Slice(row, shape.Channels)[columns];
+                        TensorPrimitives.MultiplyAdd(gradient, xhat, dGamma[columns], dGamma[columns]);
+                        TensorPrimitives.Add(dBeta[columns], gradient, dBeta[columns]);
+                        start = stop;
+                    }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
         }
     }
 }
