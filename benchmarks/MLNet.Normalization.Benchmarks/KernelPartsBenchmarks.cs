@@ -84,7 +84,7 @@ public class KernelPartsBenchmarks
         BatchNormKernel.ApplyChannelAffine(_b.X, _b.Y, _b.Shape, _b.Scale, _b.Shift);
     }
 
-    /// <summary>BatchNormKernel.Backward alone: Σdy and Σdy·x per channel, then dx = k·dy + p·x + q.</summary>
+    /// <summary>BatchNormKernel.Backward alone: Σdy and Σdy·x per channel, then dx = k·dy + p·(x − μ) + q.</summary>
     [Benchmark]
     public void BatchNormBackward()
     {
