@@ -320,6 +320,7 @@ def main():
         lines += ["", "Why each kind of miss happens, with the measurements that show it: [README.md, Performance](README.md#performance)."]
 
     lines += gemm_section(results, artifacts)
+    lines += convolution_section(results)
 
     # Through ML.NET: where the time goes.
     cursor_diagnostics = [
@@ -370,6 +371,35 @@ GEMM_OPS = [
     ("InputGradient", "input gradient dX = dY·W", "input_gradient", "torch.mm(dy, w)"),
 ]
 GEMM_MLP_SHAPES = ["64x784x256", "64x256x256", "64x256x10"]
+
+
+# ConvolutionBenchmarks shapes: (parameter, label, forward multiply-adds at batch 64: Cout · Cin · 9 · H · W · 64).
+CONV_SHAPES = [("1x28x28to32", "conv 3×3, 1 → 32 channels, 28 × 28", 32 * 1 * 9 * 784 * 64),
+               ("32x14x14to64", "conv 3×3, 32 → 64 channels, 14 × 14", 64 * 32 * 9 * 196 * 64)]
+
+
+def convolution_section(results):
+    """The convolution table: Conv2dLayer's forward and backward at the CNN's shapes on 1 and 2 threads, in GFLOP/s
+    beside the GEMM's at 1024³ (the backward is two products, the weight and the input gradient)."""
+    if not any(median_ms(results, "ConvolutionBenchmarks", "Forward", f"Shape={shape}&Threads=1") for shape, *_ in CONV_SHAPES):
+        return []
+    gemm = {t: median_ms(results, "GemmBenchmarks", "Multiply1024", f"Threads={t}") for t in THREADS}
+    lines = ["", "## Convolution (Training/Compute/Convolution.cs)", "",
+             "BenchmarkDotNet medians of `ConvolutionBenchmarks`: Conv2dLayer at the Fashion-MNIST CNN's two convolutions, "
+             "batch 64, padding 1; a training forward, and the backward (dW, db, dx: twice the forward's operations). "
+             "The GEMM's 1024³ rate on the same thread count is the reference: "
+             + ", ".join(f"{2 * 1024 ** 3 / gemm[t] / 1e6:.0f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t in THREADS if gemm[t])
+             + ".", "",
+             "| layer | pass | 1 thread | 2 threads | speedup 2 / 1 threads |", "|---|---|---|---|---|"]
+    for shape, label, multiply_adds in CONV_SHAPES:
+        for method, factor in (("Forward", 2), ("Backward", 4)):
+            times = {t: median_ms(results, "ConvolutionBenchmarks", method, f"Shape={shape}&Threads={t}") for t in THREADS}
+            cells = [label, method.lower()]
+            for t in THREADS:
+                cells.append(f"{ms(times[t])} ({factor * multiply_adds / times[t] / 1e6:.0f} GFLOP/s)" if times[t] else "n/a")
+            cells.append(f"{times[1] / times[2]:.2f}×" if times[1] and times[2] else "n/a")
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def gemm_section(results, artifacts):
