@@ -94,6 +94,11 @@ public sealed class Conv2dLayer : Layer
         if (weights > ModelLimits.MaxLinearWeights)
             throw new ArgumentOutOfRangeException(nameof(kernelSize), weights,
                 $"A {kernelSize} × {kernelSize} convolution from {input.Channels} to {outChannels} channels has {weights} weights; a layer holds at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+        // One image's column matrix is the least scratch the layer needs; it must fit an array.
+        long columns = (long)input.Channels * kernelSize * kernelSize * window.OutputSpatial;
+        if (columns > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(kernelSize), columns,
+                $"A {kernelSize} × {kernelSize} convolution of the {input} input has {columns} values in one image's column matrix (in · k² × Hout · Wout), more than an array holds.");
         return new Convolution(window, outChannels);
     }
 
