@@ -312,6 +312,8 @@ public class ConvolutionLayerTests
         Refused<ArgumentOutOfRangeException>("outChannels", "has 1310720 values; a layer is at most 1048576", () => new Conv2dLayer(new ImageShape(1, 32, 32), 1280, 1));
         Refused<ArgumentOutOfRangeException>("kernelSize", "has 419430400 weights; a layer holds at most 268435456",
             () => new Conv2dLayer(new ImageShape(1024, 10, 10), 1024, 20, padding: 5));
+        Refused<ArgumentOutOfRangeException>("kernelSize", "has 2304000000 values in one image's column matrix",
+            () => new Conv2dLayer(new ImageShape(256, 2, 2), 1, 1000, padding: 500));
 
         Refused<ArgumentException>("weight", "weight has 35 values; a 3 × 3 convolution from 3 to 4 channels needs 4 · 3 · 3 · 3 = 108",
             () => new Conv2dLayer(shape, 4, 3, 1, 1, new float[35], null));

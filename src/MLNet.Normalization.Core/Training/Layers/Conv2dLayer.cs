@@ -11,8 +11,9 @@ namespace MLNet.Normalization.Training;
 /// W and b ~ U(−1/√fanIn, 1/√fanIn) with fanIn = in · k · k, from a seed.
 /// </summary>
 /// <remarks>
-/// Forward and backward run as im2col plus the library's GEMM over small blocks of images (see
-/// <c>Training/Compute/Convolution.cs</c>); results are bit-identical for any thread count. The scratch comes from
+/// Forward and backward run as im2col plus the library's GEMM over small blocks of images, and the forward of a
+/// short depth (in · k² up to 54 at stride 1, a first layer) as a direct vectorized loop (see
+/// <c>Training/Compute/Convolution.cs</c> and <c>DirectConvolution.cs</c>); results are bit-identical for any thread count. The scratch comes from
 /// <see cref="ArrayPool{T}"/>, so steps allocate nothing once it is warm, and the forward writes nothing in the
 /// layer, so threads can share it for inference.
 /// </remarks>
@@ -93,6 +94,11 @@ public sealed class Conv2dLayer : Layer
         if (weights > ModelLimits.MaxLinearWeights)
             throw new ArgumentOutOfRangeException(nameof(kernelSize), weights,
                 $"A {kernelSize} × {kernelSize} convolution from {input.Channels} to {outChannels} channels has {weights} weights; a layer holds at most {ModelLimits.MaxLinearWeights} (ModelLimits.MaxLinearWeights).");
+        // One image's column matrix is the least scratch the layer needs; it must fit an array.
+        long columns = (long)input.Channels * kernelSize * kernelSize * window.OutputSpatial;
+        if (columns > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(kernelSize), columns,
+                $"A {kernelSize} × {kernelSize} convolution of the {input} input has {columns} values in one image's column matrix (in · k² × Hout · Wout), more than an array holds.");
         return new Convolution(window, outChannels);
     }
 
