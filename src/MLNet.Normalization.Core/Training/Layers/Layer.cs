@@ -67,8 +67,10 @@ public abstract class Layer
     /// <summary>Sets every parameter's gradient to 0.</summary>
     public void ZeroGradients()
     {
-        foreach (var parameter in Parameters)
-            Array.Clear(parameter.Gradient);
+        // An index, not foreach: enumerating the IReadOnlyList would allocate on every training step.
+        var parameters = Parameters;
+        for (int p = 0; p < parameters.Count; p++)
+            Array.Clear(parameters[p].Gradient);
     }
 
     private protected abstract void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training);
