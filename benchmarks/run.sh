@@ -78,7 +78,7 @@ if [ -d "$FASHION" ]; then
         echo "Median of 3 epochs each; test accuracy after the epoch; GroupNorm with 8 groups. Ours: \`dotnet $DLL --cnn-epoch $FASHION 3\`; PyTorch 1.13 (oneDNN), 2 threads: \`$PYTHON benchmarks/cnn_epoch_torch.py $FASHION 3 2\`, with OMP_NUM_THREADS=2."
         echo
         dotnet "$DLL" --cnn-epoch "$FASHION" 3 > "$ARTIFACTS/cnn_epoch_ours.jsonl"
-        OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ${CORETYPE:+OPENBLAS_CORETYPE=$CORETYPE} "$PYTHON" benchmarks/cnn_epoch_torch.py "$FASHION" 3 2 > "$ARTIFACTS/cnn_epoch_torch.jsonl"
+        env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ${CORETYPE:+OPENBLAS_CORETYPE=$CORETYPE} "$PYTHON" benchmarks/cnn_epoch_torch.py "$FASHION" 3 2 > "$ARTIFACTS/cnn_epoch_torch.jsonl"
         "$PYTHON" benchmarks/report.py --epoch "$ARTIFACTS/cnn_epoch_ours.jsonl" "$ARTIFACTS/cnn_epoch_torch.jsonl"
     } | tee -a BENCHMARKS.md
 else
