@@ -175,17 +175,16 @@ public class ConvolutionalNetworkOptions : NetworkTrainingOptions
     }
 
     /// <summary>
-    /// The shapes of the maps each block outputs for <paramref name="input"/>, checked against <see cref="ModelLimits"/>;
+    /// Checks the maps each block outputs for <paramref name="input"/> against <see cref="ModelLimits"/>;
     /// the error names the block that shrinks a map below 1 × 1 or makes a layer too large, and
     /// <paramref name="inputSource"/> and <paramref name="classSource"/> say where the sizes come from.
     /// </summary>
-    internal ImageShape[] ValidateNetwork(ImageShape input, int classes, string inputSource, string classSource)
+    internal void ValidateNetwork(ImageShape input, int classes, string inputSource, string classSource)
     {
         input.Validate(inputSource);
         if (classes < 2 || classes > ModelLimits.MaxParameterLength)
             throw new ArgumentOutOfRangeException(nameof(classes), classes,
                 $"{classSource} gives {classes} classes; a classifier has 2 to {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
-        var shapes = new ImageShape[Blocks.Length];
         var shape = input;
         long parameters = 0;
         for (int i = 0; i < Blocks.Length; i++)
@@ -221,7 +220,7 @@ public class ConvolutionalNetworkOptions : NetworkTrainingOptions
                     $"Normalization LayerNorm after {what} learns γ and β per value of its {next} map, {next.Size} values; a parameter holds at most {ModelLimits.MaxParameterLength} (ModelLimits.MaxParameterLength).");
             parameters += weights + (Blocks[i] switch { ConvolutionBlock c => c.Channels, DenseBlock d => d.Units, _ => 0 })
                 + (normalized ? 2L * (Normalization == HiddenNormalization.LayerNorm ? next.Size : next.Channels) : 0);
-            shapes[i] = shape = next;
+            shape = next;
         }
         long finalWeights = (long)shape.Size * classes;
         if (shape.Size > ModelLimits.MaxParameterLength || finalWeights > ModelLimits.MaxLinearWeights)
@@ -232,7 +231,6 @@ public class ConvolutionalNetworkOptions : NetworkTrainingOptions
         if (parameters > ModelLimits.MaxNetworkParameters)
             throw new ArgumentOutOfRangeException(nameof(Blocks), parameters,
                 $"Blocks on the {input} images of {inputSource} make a network of {parameters} learned values; a network holds at most {ModelLimits.MaxNetworkParameters} (ModelLimits.MaxNetworkParameters).");
-        return shapes;
     }
 
     /// <summary>A copy whose <see cref="InputShape"/> is <paramref name="inputShape"/>.</summary>

@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using Microsoft.ML.Trainers;
 using MLNet.Normalization.Training;
 
 namespace MLNet.Normalization;
@@ -18,8 +17,7 @@ namespace MLNet.Normalization;
 /// the user through <see cref="NetworkTrainingOptions.EpochCompleted"/> and ML.NET's progress channel; the trainer
 /// keeps nothing of a run.
 /// </summary>
-public sealed class ConvolutionalNetworkTrainer
-    : ITrainerEstimator<MulticlassPredictionTransformer<ConvolutionalNetworkModelParameters>, ConvolutionalNetworkModelParameters>
+public sealed class ConvolutionalNetworkTrainer : NetworkTrainer<ConvolutionalNetworkModelParameters>
 {
     /// <summary>The training options plus the column names.</summary>
     public sealed class Options : ConvolutionalNetworkOptions
@@ -31,26 +29,11 @@ public sealed class ConvolutionalNetworkTrainer
         public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
     }
 
-    private readonly Engine _engine;
-
     /// <summary>Checks every option that does not depend on the data; training checks them again, with the rest.</summary>
     internal ConvolutionalNetworkTrainer(IHostEnvironment env, Options options)
+        : base(new Engine(env, options))
     {
-        _engine = new Engine(env, options);
     }
-
-    /// <summary>No normalization or caching needed; validation data supported.</summary>
-    public TrainerInfo Info => _engine.Info;
-
-    /// <summary>Trains on <paramref name="input"/>.</summary>
-    public MulticlassPredictionTransformer<ConvolutionalNetworkModelParameters> Fit(IDataView input) => _engine.Fit(input);
-
-    /// <summary>Trains, reporting validation accuracy after each epoch.</summary>
-    public MulticlassPredictionTransformer<ConvolutionalNetworkModelParameters> Fit(IDataView trainData, IDataView validationData)
-        => _engine.Fit(trainData, validationData);
-
-    /// <summary>The input shape plus Score (one value per class) and PredictedLabel; errors name a missing or mistyped column.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _engine.GetOutputSchema(inputSchema);
 
     /// <summary>The shared network trainer engine, building the convolutional network on the column's image shape.</summary>
     private sealed class Engine(IHostEnvironment env, Options options)

@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using Microsoft.ML.Trainers;
 using MLNet.Normalization.Training;
 
 namespace MLNet.Normalization;
@@ -17,8 +16,7 @@ namespace MLNet.Normalization;
 /// user through <see cref="NetworkTrainingOptions.EpochCompleted"/> and ML.NET's progress channel; the trainer
 /// keeps nothing of a run, so one trainer fits any number of times, concurrently too.
 /// </summary>
-public sealed class MultilayerPerceptronTrainer
-    : ITrainerEstimator<MulticlassPredictionTransformer<MultilayerPerceptronModelParameters>, MultilayerPerceptronModelParameters>
+public sealed class MultilayerPerceptronTrainer : NetworkTrainer<MultilayerPerceptronModelParameters>
 {
     /// <summary>The training options plus the column names.</summary>
     public sealed class Options : MultilayerPerceptronOptions
@@ -30,26 +28,11 @@ public sealed class MultilayerPerceptronTrainer
         public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
     }
 
-    private readonly Engine _engine;
-
     /// <summary>Checks every option that does not depend on the data; training checks them again, with the rest.</summary>
     internal MultilayerPerceptronTrainer(IHostEnvironment env, Options options)
+        : base(new Engine(env, options))
     {
-        _engine = new Engine(env, options);
     }
-
-    /// <summary>No normalization or caching needed; validation data supported.</summary>
-    public TrainerInfo Info => _engine.Info;
-
-    /// <summary>Trains on <paramref name="input"/>.</summary>
-    public MulticlassPredictionTransformer<MultilayerPerceptronModelParameters> Fit(IDataView input) => _engine.Fit(input);
-
-    /// <summary>Trains, reporting validation accuracy after each epoch.</summary>
-    public MulticlassPredictionTransformer<MultilayerPerceptronModelParameters> Fit(IDataView trainData, IDataView validationData)
-        => _engine.Fit(trainData, validationData);
-
-    /// <summary>The input shape plus Score (one value per class) and PredictedLabel; errors name a missing or mistyped column.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _engine.GetOutputSchema(inputSchema);
 
     /// <summary>The shared network trainer engine, building the multilayer perceptron.</summary>
     private sealed class Engine(IHostEnvironment env, Options options)
