@@ -8,40 +8,25 @@ the schedule of the benchmark (rmax 1 -> 3 over steps 100..600, dmax 0 -> 5 over
 Prints one JSON line per normalization with the median epoch time and the test accuracy after the epoch.
 Usage: /usr/bin/python3 benchmarks/cnn_epoch_torch.py /usr/share/datasets/fashion-mnist [repeats] [threads]
 """
-import gzip
 import json
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
-
-def load(folder, prefix):
-    with gzip.open(f"{folder}/{prefix}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
-    with gzip.open(f"{folder}/{prefix}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-    return torch.from_numpy(images), torch.from_numpy(labels)
+from epoch_common import RenormSchedule, load
 
 
-class BatchRenorm2d(nn.Module):
+class BatchRenorm2d(nn.Module, RenormSchedule):
     def __init__(self, channels, warmup=100, rmax_steps=600, dmax_steps=400, alpha=0.01, eps=1e-5):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("mean", torch.zeros(channels))
         self.register_buffer("std", torch.ones(channels))
-        self.step, self.warmup, self.rmax_steps, self.dmax_steps, self.alpha, self.eps = 0, warmup, rmax_steps, dmax_steps, alpha, eps
-
-    def limits(self):
-        t = self.step
-        if t < self.warmup:
-            return 1.0, 0.0
-        rmax = 1 + 2 * min(1.0, (t - self.warmup) / (self.rmax_steps - self.warmup))
-        dmax = 5 * min(1.0, (t - self.warmup) / (self.dmax_steps - self.warmup))
-        return rmax, dmax
+        self.init_schedule(warmup, rmax_steps, dmax_steps)
+        self.alpha, self.eps = alpha, eps
 
     def forward(self, x):
         shape = (1, -1, 1, 1)
@@ -82,8 +67,8 @@ def main():
     folder = sys.argv[1]
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
-    x, y = load(folder, "train")
-    tx, ty = load(folder, "t10k")
+    x, y = load(folder, "train", (1, 28, 28))
+    tx, ty = load(folder, "t10k", (1, 28, 28))
     for norm in ("BatchNorm", "GroupNorm", "BatchRenorm"):
         times, accuracy = [], 0.0
         for r in range(repeats):

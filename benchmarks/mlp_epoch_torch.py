@@ -7,42 +7,27 @@ Usage: /usr/bin/python3 benchmarks/mlp_epoch_torch.py /usr/share/datasets/fashio
        /usr/bin/python3 benchmarks/mlp_epoch_torch.py /usr/share/datasets/fashion-mnist --accuracy EPOCHS
        (BatchNorm's test accuracy after EPOCHS epochs, for the accuracy-parity check)
 """
-import gzip
 import json
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
+
+from epoch_common import RenormSchedule, load
 
 torch.set_num_threads(2)
 
 
-def load(folder, prefix):
-    with gzip.open(f"{folder}/{prefix}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255
-    with gzip.open(f"{folder}/{prefix}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-    return torch.from_numpy(images), torch.from_numpy(labels)
-
-
-class BatchRenorm1d(nn.Module):
+class BatchRenorm1d(nn.Module, RenormSchedule):
     def __init__(self, features, warmup=100, rmax_steps=600, dmax_steps=400, alpha=0.01, eps=1e-5):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(features))
         self.bias = nn.Parameter(torch.zeros(features))
         self.register_buffer("mean", torch.zeros(features))
         self.register_buffer("std", torch.ones(features))
-        self.step, self.warmup, self.rmax_steps, self.dmax_steps, self.alpha, self.eps = 0, warmup, rmax_steps, dmax_steps, alpha, eps
-
-    def limits(self):
-        t = self.step
-        if t < self.warmup:
-            return 1.0, 0.0
-        rmax = 1 + 2 * min(1.0, (t - self.warmup) / (self.rmax_steps - self.warmup))
-        dmax = 5 * min(1.0, (t - self.warmup) / (self.dmax_steps - self.warmup))
-        return rmax, dmax
+        self.init_schedule(warmup, rmax_steps, dmax_steps)
+        self.alpha, self.eps = alpha, eps
 
     def forward(self, x):
         if not self.training:
