@@ -2,14 +2,16 @@ namespace MLNet.Normalization.Training;
 
 /// <summary>
 /// Layers applied in order, as <c>torch.nn.Sequential</c>. Activation and gradient buffers grow to the largest batch
-/// and are reused, so a training loop allocates nothing per step.
+/// and are reused, so a training loop allocates nothing per step. Each layer keeps a reference to the training
+/// activation it was given, not a copy; inference writes other buffers, so it leaves a pending backward intact.
 /// </summary>
 public sealed class Sequential
 {
     private readonly Layer[] _layers;
     private readonly float[][] _activations;
+    private readonly float[][] _inferenceActivations;
     private readonly float[][] _gradients;
-    private int _rows;
+    private int _trainedRows;
 
     /// <summary>
     /// Chains <paramref name="layers"/>, at most <see cref="ModelLimits.MaxLayers"/> holding at most
@@ -27,8 +29,10 @@ public sealed class Sequential
             if (_layers[i].InputFeatures != _layers[i - 1].OutputFeatures)
                 throw new ArgumentException($"Layer {i} ({_layers[i].GetType().Name}) takes {_layers[i].InputFeatures} values, but layer {i - 1} gives {_layers[i - 1].OutputFeatures}.", nameof(layers));
         _activations = new float[_layers.Length][];
+        _inferenceActivations = new float[_layers.Length][];
         _gradients = new float[_layers.Length][];
         Array.Fill(_activations, []);
+        Array.Fill(_inferenceActivations, []);
         Array.Fill(_gradients, []);
         Parameters = _layers.SelectMany(l => l.Parameters).ToArray();
         Guard.CheckNetworkParameters(Parameters.Sum(p => (long)p.Values.Length), nameof(layers));
@@ -49,27 +53,39 @@ public sealed class Sequential
     /// <summary>Runs the batch through every layer; the result stays valid until the next call.</summary>
     public ReadOnlySpan<float> Forward(ReadOnlySpan<float> input, int rows, bool training)
     {
-        var current = input;
-        for (int i = 0; i < _layers.Length; i++)
+        var activations = training ? _activations : _inferenceActivations;
+        // The first layer copies the caller's input if it keeps it; the others keep this network's buffers, which
+        // nothing writes until the next forward of the same mode.
+        var output = Buffer(activations, 0, rows * _layers[0].OutputFeatures);
+        _layers[0].Forward(input, output, rows, training);
+        for (int i = 1; i < _layers.Length; i++)
         {
-            var output = Buffer(_activations, i, rows * _layers[i].OutputFeatures);
-            _layers[i].Forward(current, output, rows, training);
-            current = output;
+            var previous = activations[i - 1].AsMemory(0, rows * _layers[i].InputFeatures);
+            output = Buffer(activations, i, rows * _layers[i].OutputFeatures);
+            _layers[i].ForwardKeepingReference(previous, output, rows, training);
         }
-        _rows = rows;
-        return current;
+        if (training)
+            _trainedRows = rows;
+        return output;
     }
 
     /// <summary>Back-propagates dL/doutput of the last training <see cref="Forward"/>, accumulating every parameter's gradient.</summary>
     public void Backward(ReadOnlySpan<float> outputGradient)
     {
+        if (_trainedRows == 0)
+            throw new InvalidOperationException("Backward needs a training Forward first.");
         var current = outputGradient;
-        for (int i = _layers.Length - 1; i >= 0; i--)
+        for (int i = _layers.Length - 1; i >= 1; i--)
         {
-            var inputGradient = Buffer(_gradients, i, _rows * _layers[i].InputFeatures);
+            var inputGradient = Buffer(_gradients, i, _trainedRows * _layers[i].InputFeatures);
             _layers[i].Backward(current, inputGradient);
             current = inputGradient;
         }
+        // Nothing reads dL/dinput of the network's input.
+        if (_layers[0].CanSkipInputGradient)
+            _layers[0].BackwardWithoutInputGradient(current);
+        else
+            _layers[0].Backward(current, Buffer(_gradients, 0, _trainedRows * _layers[0].InputFeatures));
     }
 
     /// <summary>

@@ -26,6 +26,27 @@ public class NetworkTests
     }
 
     [Fact]
+    public void BackwardAfterAnInferenceForwardUsesTheTrainingForward()
+    {
+        // Layers keep references to the network's training activations, not copies; an inference forward in
+        // between (validation) must write elsewhere, or the gradients would be those of the other batch.
+        Sequential Network() => new([new LinearLayer(6, 5, seed: 1), new BatchNormLayer(5), new ReluLayer(5), new LinearLayer(5, 3, seed: 2)]);
+        var (plain, interrupted) = (Network(), Network());
+        var data = Blobs(8, seed: 3);
+        var other = Blobs(8, seed: 4);
+        var dy = Enumerable.Range(0, 8 * 3).Select(i => (float)Math.Sin(i)).ToArray();
+        plain.Forward(data.Features, 8, training: true);
+        interrupted.Forward(data.Features, 8, training: true);
+        interrupted.Forward(other.Features, 8, training: false);
+        foreach (var network in new[] { plain, interrupted })
+        {
+            network.ZeroGradients();
+            network.Backward(dy);
+        }
+        Assert.Equal(plain.Parameters.SelectMany(p => p.Gradient), interrupted.Parameters.SelectMany(p => p.Gradient));
+    }
+
+    [Fact]
     public void SoftmaxCrossEntropyMatchesItsFormula()
     {
         float[] logits = [1, 2, 3, -1, 0.5f, 4];

@@ -84,8 +84,8 @@ internal readonly record struct Convolution(SlidingWindow Window, int OutChannel
     }
 
     /// <summary>
-    /// The backward of <see cref="Forward"/> from the input it saw: writes dx, and adds dL/dW to
-    /// <paramref name="weightGradient"/> and dL/db to <paramref name="biasGradient"/> (empty for none).
+    /// The backward of <see cref="Forward"/> from the input it saw: writes dx (not when <paramref name="inputGradient"/>
+    /// is empty), and adds dL/dW to <paramref name="weightGradient"/> and dL/db to <paramref name="biasGradient"/> (empty for none).
     /// </summary>
     public unsafe void Backward(ReadOnlySpan<float> weight, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGradient, Span<float> inputGradient, int rows,
         Span<float> weightGradient, Span<float> biasGradient)
@@ -258,6 +258,8 @@ internal readonly record struct Convolution(SlidingWindow Window, int OutChannel
                         biasSum[co] += TensorPrimitives.Sum(gradient.Slice(co * positions, positions));
 
                     Gemm.Multiply(blockColumns, gradient, weightSum, c.Depth, c.OutChannels, positions, transposeB: true, beta: block == firstBlock ? 0 : 1);
+                    if (InputGradient.IsEmpty)
+                        continue;
                     Gemm.Multiply(Weight.Span, gradient, blockColumns, c.Depth, positions, c.OutChannels, transposeA: true);
                     Im2Col.Unpack(c.Window, blockColumns, InputGradient.Span.Slice(first * inputSize, images * inputSize), images);
                 }

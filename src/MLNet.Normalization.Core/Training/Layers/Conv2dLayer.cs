@@ -141,6 +141,8 @@ public sealed class Conv2dLayer : Layer
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
         => _convolution.Forward(Weight, Bias, input, output, rows);
 
+    internal override bool CanSkipInputGradient => true;
+
     private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, int rows)
         => _convolution.Backward(Weight, input, outputGradient, inputGradient, rows, WeightGradient, BiasGradient);
 }

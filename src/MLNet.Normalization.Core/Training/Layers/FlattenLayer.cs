@@ -25,6 +25,8 @@ public sealed class FlattenLayer : Layer
     /// <summary>The (C, H, W) of an input row.</summary>
     public ImageShape Input { get; }
 
+    private protected override bool BackwardReadsInput => false;
+
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
         => input.CopyTo(output);
 

@@ -9,11 +9,13 @@ public sealed record Parameter(string Name, float[] Values, float[] Gradient);
 /// <summary>
 /// A layer of a feed-forward network over batches of rows, as <c>torch.nn.Module</c>: <see cref="Forward"/> in training
 /// or inference mode, then <see cref="Backward"/> through what the last training forward kept. The input is kept
-/// in a buffer that grows to the largest batch and is reused, so training allocates nothing per step.
+/// in a buffer that grows to the largest batch and is reused, so training allocates nothing per step; a
+/// <see cref="Sequential"/> lends its own activation buffers instead, so nothing is copied.
 /// </summary>
 public abstract class Layer
 {
-    private float[] _input = [];
+    private float[] _inputCopy = [];
+    private ReadOnlyMemory<float> _keptInput;
     private int _trainedRows;
 
     private protected Layer(int inputFeatures, int outputFeatures)
@@ -33,20 +35,44 @@ public abstract class Layer
     /// <summary>The learned tensors with their gradients; empty for layers without any.</summary>
     public virtual IReadOnlyList<Parameter> Parameters => [];
 
+    /// <summary>
+    /// Whether <see cref="BackwardCore"/> reads the forward's input. Layers that keep what they need themselves (max
+    /// pooling's argmax) or need nothing (average pooling, flatten) say no, and their input is not kept.
+    /// </summary>
+    private protected virtual bool BackwardReadsInput => true;
+
+    /// <summary>
+    /// Whether <see cref="BackwardCore"/> skips dL/dinput when given an empty span: the network's first layer needs
+    /// none, and for a convolution or linear layer that is a whole product saved.
+    /// </summary>
+    internal virtual bool CanSkipInputGradient => false;
+
     /// <summary>Computes the output of <paramref name="rows"/> rows; training mode keeps what <see cref="Backward"/> needs.</summary>
     public void Forward(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
     {
-        if (rows <= 0)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be positive, got {rows}.");
-        CheckLength(input.Length, rows * InputFeatures, nameof(input), rows);
-        CheckLength(output.Length, rows * OutputFeatures, nameof(output), rows);
-        if (training)
+        CheckForward(input.Length, output.Length, rows);
+        if (training && BackwardReadsInput)
         {
-            if (_input.Length < input.Length)
-                _input = new float[input.Length];
-            input.CopyTo(_input);
+            if (_inputCopy.Length < input.Length)
+                _inputCopy = new float[input.Length];
+            input.CopyTo(_inputCopy);
+            _keptInput = _inputCopy.AsMemory(0, input.Length);
         }
         ForwardCore(input, output, rows, training);
+        if (training)
+            _trainedRows = rows;
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> for a caller that leaves <paramref name="input"/> unchanged until the matching
+    /// <see cref="Backward"/>: the layer keeps a reference to it rather than a copy.
+    /// </summary>
+    internal void ForwardKeepingReference(ReadOnlyMemory<float> input, Span<float> output, int rows, bool training)
+    {
+        CheckForward(input.Length, output.Length, rows);
+        if (training)
+            _keptInput = BackwardReadsInput ? input : default;
+        ForwardCore(input.Span, output, rows, training);
         if (training)
             _trainedRows = rows;
     }
@@ -57,12 +83,21 @@ public abstract class Layer
     /// </summary>
     public void Backward(ReadOnlySpan<float> outputGradient, Span<float> inputGradient)
     {
-        if (_trainedRows == 0)
-            throw new InvalidOperationException("Backward needs a training Forward first.");
-        CheckLength(outputGradient.Length, _trainedRows * OutputFeatures, nameof(outputGradient), _trainedRows);
+        CheckBackward(outputGradient.Length);
         CheckLength(inputGradient.Length, _trainedRows * InputFeatures, nameof(inputGradient), _trainedRows);
-        BackwardCore(outputGradient, _input.AsSpan(0, _trainedRows * InputFeatures), inputGradient, _trainedRows);
+        BackwardCore(outputGradient, KeptInput, inputGradient, _trainedRows);
     }
+
+    /// <summary>Adds to the parameters' gradients only; for layers with <see cref="CanSkipInputGradient"/>.</summary>
+    internal void BackwardWithoutInputGradient(ReadOnlySpan<float> outputGradient)
+    {
+        if (!CanSkipInputGradient)
+            throw new InvalidOperationException($"{GetType().Name} always computes dL/dinput.");
+        CheckBackward(outputGradient.Length);
+        BackwardCore(outputGradient, KeptInput, [], _trainedRows);
+    }
+
+    private ReadOnlySpan<float> KeptInput => BackwardReadsInput ? _keptInput.Span[..(_trainedRows * InputFeatures)] : [];
 
     /// <summary>Sets every parameter's gradient to 0.</summary>
     public void ZeroGradients()
@@ -83,6 +118,21 @@ public abstract class Layer
         int index = Kernels.NonFinite.IndexOf(values);
         if (index >= 0)
             throw new ArgumentException($"{name}[{index}] must be finite, got {values[index]}.", name);
+    }
+
+    private void CheckForward(int inputLength, int outputLength, int rows)
+    {
+        if (rows <= 0)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be positive, got {rows}.");
+        CheckLength(inputLength, rows * InputFeatures, "input", rows);
+        CheckLength(outputLength, rows * OutputFeatures, "output", rows);
+    }
+
+    private void CheckBackward(int outputGradientLength)
+    {
+        if (_trainedRows == 0)
+            throw new InvalidOperationException("Backward needs a training Forward first.");
+        CheckLength(outputGradientLength, _trainedRows * OutputFeatures, "outputGradient", _trainedRows);
     }
 
     private static void CheckLength(int actual, int expected, string name, int rows)

@@ -75,12 +75,15 @@ public sealed class LinearLayer : Layer
         }
     }
 
+    internal override bool CanSkipInputGradient => true;
+
     private protected override void BackwardCore(ReadOnlySpan<float> outputGradient, ReadOnlySpan<float> input, Span<float> inputGradient, int rows)
     {
-        // dW += dYᵀ X, db += Σ rows of dY, dX = dY W.
+        // dW += dYᵀ X, db += Σ rows of dY, dX = dY W (not when inputGradient is empty: the network's first layer).
         Gemm.Multiply(outputGradient, input, WeightGradient, OutputFeatures, InputFeatures, rows, transposeA: true, beta: 1);
         for (int n = 0; n < rows; n++)
             TensorPrimitives.Add(BiasGradient, outputGradient.Slice(n * OutputFeatures, OutputFeatures), BiasGradient);
-        Gemm.Multiply(outputGradient, Weight, inputGradient, rows, InputFeatures, OutputFeatures);
+        if (!inputGradient.IsEmpty)
+            Gemm.Multiply(outputGradient, Weight, inputGradient, rows, InputFeatures, OutputFeatures);
     }
 }

@@ -46,6 +46,8 @@ public sealed class MaxPool2dLayer : Layer
     /// <summary>p, the −∞ padding on every side.</summary>
     public int Padding => _window.Padding;
 
+    private protected override bool BackwardReadsInput => false;
+
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
     {
         // Training keeps where each maximum came from; inference writes nothing in the layer, so threads can share it.
@@ -101,6 +103,8 @@ public sealed class AvgPool2dLayer : Layer
     /// <summary>p, the zero padding on every side, counted in the divisor.</summary>
     public int Padding => _window.Padding;
 
+    private protected override bool BackwardReadsInput => false;
+
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
         => Pooling.AverageForward(_window, input, output, rows);
 
@@ -133,6 +137,8 @@ public sealed class GlobalAveragePoolLayer : Layer
 
     /// <summary>The (C, H, W) of an input row.</summary>
     public ImageShape Input { get; }
+
+    private protected override bool BackwardReadsInput => false;
 
     private protected override void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int rows, bool training)
         => Pooling.GlobalAverageForward(Input, input, output, rows);
