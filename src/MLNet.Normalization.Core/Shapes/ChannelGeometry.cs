@@ -9,7 +9,7 @@ internal readonly record struct ChannelGeometry(int Channels, int SpatialSize, C
     public int Length => Channels * SpatialSize;
 
     /// <summary>Image channel counts (gray, RGB, RGBA): the sizes taken for a channel dimension when the count must be inferred.</summary>
-    private static bool IsImageChannelCount(int size) => size is 1 or 3 or 4;
+    internal static bool IsImageChannelCount(int size) => size is 1 or 3 or 4;
 
     /// <summary>
     /// Resolves the geometry of a vector of <paramref name="length"/> elements with dimensions

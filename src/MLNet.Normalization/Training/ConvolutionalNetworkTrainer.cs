@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNet.Normalization.Shapes;
 using MLNet.Normalization.Training;
 
 namespace MLNet.Normalization;
@@ -11,7 +12,8 @@ namespace MLNet.Normalization;
 /// see <see cref="ConvolutionalNetworkCatalog.ConvolutionalNetwork"/>. The image shape (C, H, W) comes from the
 /// column's dimensions, as ML.NET's <c>ExtractPixels</c> declares them in its default planar order, or from
 /// <see cref="ConvolutionalNetworkOptions.InputShape"/> for a column without them (such as 784 Fashion-MNIST pixels:
-/// (1, 28, 28)). Produces the usual Score and PredictedLabel columns; batch norm and Batch Renorm are folded into the
+/// (1, 28, 28)); dimensions that read as interleaved (H, W, C) pixels, or could, are refused unless InputShape
+/// confirms them. Produces the usual Score and PredictedLabel columns; batch norm and Batch Renorm are folded into the
 /// convolution before them in the saved model. Training reads the data once into memory; a row whose length differs
 /// from the column's, a non-finite pixel or a missing label is an error naming the column and row. Progress reaches
 /// the user through <see cref="NetworkTrainingOptions.EpochCompleted"/> and ML.NET's progress channel; the trainer
@@ -60,9 +62,29 @@ public sealed class ConvolutionalNetworkTrainer : NetworkTrainer<ConvolutionalNe
                 shape = declared ?? throw Host.ExceptSchemaMismatch(nameof(schema), "feature", featureColumn,
                     "a vector of images with (C, H, W) dimensions, as ExtractPixels writes, or set Options.InputShape",
                     $"{type}, whose image shape is unknown");
+                CheckPlanar(shape, type, featureColumn);
             }
             options.ValidateNetwork(shape, classes, $"feature column '{featureColumn}' ({shape})", classSource);
             return options.WithInputShape(shape);
+        }
+
+        /// <summary>
+        /// Refuses dimensions that read as interleaved (H, W, C) pixels, ExtractPixels(interleavePixelColors: true), or
+        /// that could be either order, with the rule of <see cref="ChannelLayout.Auto"/>: read as (C, H, W) they would
+        /// train on scrambled images without a sign. Options.InputShape equal to the dimensions confirms them.
+        /// </summary>
+        private void CheckPlanar(ImageShape shape, VectorDataViewType type, string featureColumn)
+        {
+            bool firstIsChannels = ChannelGeometry.IsImageChannelCount(shape.Channels), lastIsChannels = ChannelGeometry.IsImageChannelCount(shape.Width);
+            if (!lastIsChannels)
+                return;
+            string confirm = $"If they are planar (C, H, W), set Options.InputShape = new ImageShape({shape.Channels}, {shape.Height}, {shape.Width}) to confirm them";
+            throw Host.ExceptSchemaMismatch("schema", "feature", featureColumn,
+                "planar (C, H, W) images, as ExtractPixels writes them by default (interleavePixelColors: false)",
+                firstIsChannels
+                    ? $"{type}, which could be (C, H, W) or interleaved (H, W, C) pixels. {confirm}"
+                    : $"{type}, which reads as interleaved (H, W, C) pixels: {shape.Width} channels of {shape.Channels} × {shape.Height}. " +
+                      $"Extract the pixels planar, or, {char.ToLowerInvariant(confirm[0])}{confirm[1..]}");
         }
 
         private protected override ConvolutionalNetworkModelParameters Train(NetworkTrainingOptions runOptions, LabeledData train, LabeledData? validation, string featureColumn)

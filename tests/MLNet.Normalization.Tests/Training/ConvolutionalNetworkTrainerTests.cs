@@ -86,6 +86,28 @@ public class ConvolutionalNetworkTrainerTests
         Assert.Contains("images of 1 × 8 × 8", error.Message);
     }
 
+    [Theory]
+    [InlineData(8, 8, 1, "which reads as interleaved (H, W, C) pixels: 1 channels of 8 × 8")]
+    [InlineData(4, 4, 4, "which could be (C, H, W) or interleaved (H, W, C) pixels")]
+    public void DimensionsThatMayBeInterleavedAreRefusedUntilConfirmed(int first, int second, int third, string reading)
+    {
+        // ExtractPixels(interleavePixelColors: true) declares (H, W, C); read as (C, H, W) it would train on scrambled images.
+        var ml = new MLContext(seed: 1);
+        var column = new VectorDataViewType(NumberDataViewType.Single, first, second, third);
+        var data = MlpData.View(ml, ImageBlobs.Make(60, Shape, 3), ImageBlobs.Classes, column);
+        var options = Options();
+        options.Epochs = 1;
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.ConvolutionalNetwork(options).Fit(data));
+        Assert.Contains("Schema mismatch for feature column 'Features': expected planar (C, H, W) images", error.Message);
+        Assert.Contains(reading, error.Message);
+        Assert.Contains($"set Options.InputShape = new ImageShape({first}, {second}, {third}) to confirm them", error.Message);
+
+        options.InputShape = new ImageShape(first, second, third);
+        options.Blocks = [new ConvolutionBlock(4), new GlobalAveragePoolBlock()];
+        var model = ml.MulticlassClassification.Trainers.ConvolutionalNetwork(options).Fit(data);
+        Assert.Equal(new ImageShape(first, second, third), model.Model.InputShape);
+    }
+
     [Fact]
     public void AnArchitectureTooDeepForTheImagesIsNamedBeforeReadingThem()
     {
