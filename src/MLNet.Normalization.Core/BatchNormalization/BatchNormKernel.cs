@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Numerics;
-using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 using MLNet.Normalization.Kernels;
 using MLNet.Normalization.Shapes;
@@ -486,34 +484,7 @@ internal static unsafe class BatchNormKernel
             float k = coefficients[channel], p = coefficients[shape.Channels + channel], q = coefficients[2 * shape.Channels + channel];
             float centre = (float)mean.Span[channel];
             for (int n = firstRow; n < endRow; n++)
-                CenteredCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), centre, p, q, shape.Plane(output, n, channel));
-        }
-
-        /// <summary>
-        /// dx = dy · k + ((x − centre) · p + q): one read of dy and x, one write. Vector and scalar lanes round alike
-        /// (no contraction to FMA), so results do not depend on where a plane's vector part ends.
-        /// </summary>
-        private static void CenteredCombination(ReadOnlySpan<float> dy, float k, ReadOnlySpan<float> x, float centre, float p, float q, Span<float> dx)
-        {
-            int i = 0;
-            if (Vector.IsHardwareAccelerated)
-            {
-                var vdy = MemoryMarshal.Cast<float, Vector<float>>(dy);
-                var vx = MemoryMarshal.Cast<float, Vector<float>>(x);
-                var target = MemoryMarshal.Cast<float, Vector<float>>(dx);
-                Vector<float> vk = new(k), vc = new(centre), vp = new(p), vq = new(q);
-                int v = 0;
-                for (; v + 1 < vdy.Length; v += 2)
-                {
-                    target[v] = vdy[v] * vk + ((vx[v] - vc) * vp + vq);
-                    target[v + 1] = vdy[v + 1] * vk + ((vx[v + 1] - vc) * vp + vq);
-                }
-                for (; v < vdy.Length; v++)
-                    target[v] = vdy[v] * vk + ((vx[v] - vc) * vp + vq);
-                i = vdy.Length * Vector<float>.Count;
-            }
-            for (; i < dy.Length; i++)
-                dx[i] = dy[i] * k + ((x[i] - centre) * p + q);
+                FusedSpans.CenteredLinearCombination(shape.Plane(gradient, n, channel), k, shape.Plane(input, n, channel), centre, p, q, shape.Plane(output, n, channel));
         }
     }
 }

@@ -10,31 +10,34 @@ namespace MLNet.Normalization.Kernels;
 /// </summary>
 internal static class FusedSpans
 {
-    /// <summary>destination = a · aScale + b · bScale + shift.</summary>
-    public static void LinearCombination(ReadOnlySpan<float> a, float aScale, ReadOnlySpan<float> b, float bScale, float shift, Span<float> destination)
+    /// <summary>
+    /// destination = a · aScale + ((b − centre) · bScale + shift): a normalization backward's dx = k · dy + p · (x − μ) + q.
+    /// Centring x before scaling keeps every term as small as dx, where the uncentred p · x + q cancels terms of size
+    /// |p · μ| and costs float rounding in proportion to |μ| / σ. Vector and scalar lanes round alike (no contraction
+    /// to FMA), so results do not depend on where a span's vector part ends.
+    /// </summary>
+    public static void CenteredLinearCombination(ReadOnlySpan<float> a, float aScale, ReadOnlySpan<float> b, float centre, float bScale, float shift,
+        Span<float> destination)
     {
-        CheckLengths(a.Length, b.Length, destination.Length);
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
             var va = MemoryMarshal.Cast<float, Vector<float>>(a);
             var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
             var target = MemoryMarshal.Cast<float, Vector<float>>(destination);
-            var ka = new Vector<float>(aScale);
-            var kb = new Vector<float>(bScale);
-            var t = new Vector<float>(shift);
+            Vector<float> vaScale = new(aScale), vCentre = new(centre), vbScale = new(bScale), vShift = new(shift);
             int v = 0;
             for (; v + 1 < va.Length; v += 2)
             {
-                target[v] = va[v] * ka + (vb[v] * kb + t);
-                target[v + 1] = va[v + 1] * ka + (vb[v + 1] * kb + t);
+                target[v] = va[v] * vaScale + ((vb[v] - vCentre) * vbScale + vShift);
+                target[v + 1] = va[v + 1] * vaScale + ((vb[v + 1] - vCentre) * vbScale + vShift);
             }
             for (; v < va.Length; v++)
-                target[v] = va[v] * ka + (vb[v] * kb + t);
+                target[v] = va[v] * vaScale + ((vb[v] - vCentre) * vbScale + vShift);
             i = va.Length * Vector<float>.Count;
         }
         for (; i < a.Length; i++)
-            destination[i] = a[i] * aScale + (b[i] * bScale + shift);
+            destination[i] = a[i] * aScale + ((b[i] - centre) * bScale + shift);
     }
 
     /// <summary>destination = (x · scale + shift) · γ + β, γ and β elementwise: a layer norm's normalize and affine in one pass.</summary>

@@ -200,21 +200,23 @@ internal static class GroupNormKernel
                 sumGXhat += scale * sumDyXhat;
             }
 
-            // dx = γ[c] · istd · dy + b · x + d, with b = −istd² · Σg·x̂ / M and d = −istd · Σg / M − μ · b.
+            // dx = γ[c] · istd · dy + b · (x − μ′) + d, with b = −istd² · Σg·x̂ / M, μ′ = μ rounded to float and
+            // d = −istd · Σg / M + b · (μ′ − μ): centred on μ′, so no term is larger than dx (see CenteredLinearCombination).
             double b = -istd * istd * sumGXhat / groupLength;
-            double d = -istd * sumG / groupLength - mu * b;
+            float centre = (float)mu;
+            double d = -istd * sumG / groupLength + b * (centre - mu);
             var output = pass.Dx.Span.Slice(start, groupLength);
             var gradient = dy.Slice(start, groupLength);
             var input = x.Slice(start, groupLength);
             if (gamma.IsEmpty)
             {
-                FusedSpans.LinearCombination(gradient, (float)istd, input, (float)b, (float)d, output);
+                FusedSpans.CenteredLinearCombination(gradient, (float)istd, input, centre, (float)b, (float)d, output);
                 return;
             }
             for (int c = 0; c < groupChannels; c++)
             {
                 var plane = new Range(c * spatial, (c + 1) * spatial);
-                FusedSpans.LinearCombination(gradient[plane], (float)(gamma[firstChannel + c] * istd), input[plane], (float)b, (float)d, output[plane]);
+                FusedSpans.CenteredLinearCombination(gradient[plane], (float)(gamma[firstChannel + c] * istd), input[plane], centre, (float)b, (float)d, output[plane]);
             }
         }
     }

@@ -296,6 +296,42 @@ public class NormalizationLayerNchwTests
         TestData.AssertClose(c.GetProperty("eval_output").Doubles(), inference, Absolute, Relative, name + " inference");
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void GroupNormBackwardFarFromZeroKeepsFloatPrecision(int groups)
+    {
+        // x = 1000 ± 2: uncentred, dx = k · dy + b · x + d cancels terms 10³ times larger than dx, about 5e-5 of it in
+        // float rounding. The reference is the formula in double: dx = istd · (g − mean g − x̂ · mean(g · x̂)), g = γ · dy.
+        const int rows = 2, channels = 4, spatial = 9;
+        var random = new Random(11);
+        float[] Draw(int length, double offset, double range) => Enumerable.Range(0, length).Select(_ => (float)(offset + range * (2 * random.NextDouble() - 1))).ToArray();
+        var (x, dy, gamma) = (Draw(rows * channels * spatial, 1000, 2), Draw(rows * channels * spatial, 0, 1), Draw(channels, 1, 0.5));
+        var layer = new GroupNormLayer(channels, spatial, groups);
+        gamma.CopyTo(layer.Gamma, 0);
+        layer.Forward(x, new float[x.Length], rows, training: true);
+        var dx = new float[x.Length];
+        layer.Backward(dy, dx);
+
+        int length = channels / groups * spatial;
+        double largest = 0, worst = 0;
+        for (int start = 0; start < x.Length; start += length)
+        {
+            var values = x.AsSpan(start, length).ToArray().Select(v => (double)v).ToArray();
+            double mean = values.Average(), istd = 1 / Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / length + 1e-5);
+            var xhat = values.Select(v => (v - mean) * istd).ToArray();
+            var g = Enumerable.Range(0, length).Select(i => (double)dy[start + i] * gamma[(start + i) / spatial % channels]).ToArray();
+            double meanG = g.Average(), meanGXhat = g.Zip(xhat, (a, b) => a * b).Average();
+            for (int i = 0; i < length; i++)
+            {
+                double expected = istd * (g[i] - meanG - xhat[i] * meanGXhat);
+                largest = Math.Max(largest, Math.Abs(expected));
+                worst = Math.Max(worst, Math.Abs(dx[start + i] - expected));
+            }
+        }
+        Assert.True(worst <= 2e-6 * largest, $"largest |dx| {largest:E3}, worst error {worst:E3} ({worst / largest:E2} of it)");
+    }
+
     [Fact]
     public void InstanceNormLayerIsGroupNormWithAGroupPerChannel()
     {
