@@ -146,6 +146,28 @@ internal sealed class LandscapeExperiment(
         Figures.Bands(Path.Combine(output, GradientFigure), $"Gradient predictiveness: ‖∇L(w − η g) − g‖ over η = lr × {{{stepSizes}}}",
             "step", $"lowest to highest gradient change (log scale){meanOf}", gradientBands, logY: true);
 
+        var notes = new List<string>
+        {
+            $"Network: {network}; batch {Trainer.BatchSize}, lr {learningRate} with and without batch norm.",
+            $"Every {(every == 1 ? "step" : $"{every} steps")}, after the backward pass and before the SGD update, the weights are moved to w − η g for η = lr × {{{stepSizes}}} " +
+            "(g: that batch's gradient) and the loss of the same batch and its gradient are computed in training mode; the weights, the gradient and BN's running statistics " +
+            "are restored after each probe, so the training run is the same as without probes.",
+            "The probes run in the trainer's BeforeUpdate hook, so the batches and the training run are those of a run without probes; " +
+            "torch_protocol.py probes the same way between backward() and the optimizer's step.",
+            "To first order the loss range is (4 − 0.5) · lr · ‖g‖², so it grows with the gradient's size as well as with the landscape's curvature; " +
+            "the table below gives the mean gradient norm, the gradient change's range (Santurkar et al.'s gradient predictiveness: lowest and highest " +
+            "‖∇L(w − η g) − g‖ over η, the lower the more predictive) and the effective β-smoothness max over η of ‖∇L(w − η g) − g‖ / ‖η g‖ " +
+            "(their scale-free measure) beside the ranges" +
+            (seeds.Count > 1 ? ", each the mean ± std over seeds of a run's mean over its probes." : "."),
+        };
+        // A run still at chance has not left the initial plateau: its landscape is flat because it has not started learning.
+        double chance = 1.0 / data.Train.Classes;
+        var stalled = Normalizations.Where((_, i) => library[i].Average(r => r.TestAccuracy[^1]) < 2 * chance).ToList();
+        if (stalled.Count > 0)
+            notes.Add($"{string.Join(" and ", stalled)} ended near chance ({string.Join(", ", stalled.Select(n => Stat.Of(library[Array.IndexOf(Normalizations, n)].Select(r => r.TestAccuracy[^1])).Percent()))} " +
+                $"final test accuracy against {chance:P0} by guessing): still on the plateau where training starts, whose loss barely changes along any direction, so its small " +
+                "ranges and gradient changes describe a run that has not begun to learn rather than a smoother landscape.");
+
         var sides = library.Select(runs => ("this library", runs)).ToList();
         if (torchRuns.All(r => r is not null))
             sides.AddRange(torchRuns.Select(runs => ("PyTorch 1.13", (IReadOnlyList<LandscapeRun>)runs!)));
@@ -154,19 +176,7 @@ internal sealed class LandscapeExperiment(
                 new Figure(RangeFigure, "Loss range along the gradient over training"), new Figure(BandFigure, "Lowest to highest loss along the gradient"),
                 new Figure(GradientFigure, "Gradient predictiveness: lowest to highest gradient change along the gradient over training"),
             ],
-            [
-                $"Network: {network}; batch {Trainer.BatchSize}, lr {learningRate} with and without batch norm.",
-                $"Every {(every == 1 ? "step" : $"{every} steps")}, after the backward pass and before the SGD update, the weights are moved to w − η g for η = lr × {{{stepSizes}}} " +
-                "(g: that batch's gradient) and the loss of the same batch and its gradient are computed in training mode; the weights, the gradient and BN's running statistics " +
-                "are restored after each probe, so the training run is the same as without probes.",
-                "The probes run in the trainer's BeforeUpdate hook, so the batches and the training run are those of a run without probes; " +
-                "torch_protocol.py probes the same way between backward() and the optimizer's step.",
-                "To first order the loss range is (4 − 0.5) · lr · ‖g‖², so it grows with the gradient's size as well as with the landscape's curvature; " +
-                "the table below gives the mean gradient norm, the gradient change's range (Santurkar et al.'s gradient predictiveness: lowest and highest " +
-                "‖∇L(w − η g) − g‖ over η, the lower the more predictive) and the effective β-smoothness max over η of ‖∇L(w − η g) − g‖ / ‖η g‖ " +
-                "(their scale-free measure) beside the ranges" +
-                (seeds.Count > 1 ? ", each the mean ± std over seeds of a run's mean over its probes." : "."),
-            ], Details(sides));
+            notes, Details(sides));
     }
 
     private static LandscapeRun FromTorch(TorchRun run)
