@@ -5,7 +5,7 @@ namespace BatchNormExperiments;
 
 /// <summary>The sample's options, checked.</summary>
 /// <param name="Experiments">Which experiments to run, in the order they run.</param>
-/// <param name="Epochs">Epochs of the "normalizers" and "landscape" runs.</param>
+/// <param name="Epochs">Epochs of the runs whose epochs are not fixed (all but renorm's non-i.i.d. settings and the MLP's batches of 4).</param>
 /// <param name="TrainCount">How many training images to use (the first ones), or null for all.</param>
 /// <param name="TestCount">How many test images to use (the first ones), or null for all.</param>
 /// <param name="OutputFolder">The absolute folder the figures and results.md are written to.</param>
@@ -20,9 +20,22 @@ internal sealed record ExperimentSettings(
     public const string Normalizers = "normalizers";
     public const string Renorm = "renorm";
     public const string Landscape = "landscape";
+    public const string ConvolutionalBatch = "cnn-batch";
+    public const string ConvolutionalRenorm = "cnn-renorm";
+    public const string ConvolutionalLandscape = "cnn-landscape";
+
+    /// <summary>--experiments' shorthand for the three convolutional experiments.</summary>
+    public const string Convolutional = "cnn";
 
     /// <summary>Every experiment, in the order they run.</summary>
-    public static IReadOnlyList<string> AllExperiments { get; } = [Normalizers, Renorm, Landscape];
+    public static IReadOnlyList<string> AllExperiments { get; } =
+        [Normalizers, Renorm, Landscape, ConvolutionalBatch, ConvolutionalRenorm, ConvolutionalLandscape];
+
+    /// <summary>The experiments run without --experiments: the multilayer perceptron's, about a minute on the embedded subset.</summary>
+    public static IReadOnlyList<string> DefaultExperiments { get; } = [Normalizers, Renorm, Landscape];
+
+    /// <summary>The convolutional experiments, which --experiments cnn names.</summary>
+    public static IReadOnlyList<string> ConvolutionalExperiments { get; } = [ConvolutionalBatch, ConvolutionalRenorm, ConvolutionalLandscape];
 
     public const int DefaultEpochs = 5;
 
@@ -45,7 +58,7 @@ internal sealed record ExperimentSettings(
         var source = FashionMnistSource.Select(full, options.GetString("data"));
 
         return new ExperimentSettings(
-            Experiments: options.GetList("experiments", AllExperiments.Select(e => (e, e)).ToList()),
+            Experiments: ParseExperiments(options),
             Epochs: options.GetInt("epochs", DefaultEpochs, min: 1, max: 1000),
             TrainCount: options.GetOptionalInt("train-count", MinimumRows, 60_000),
             TestCount: options.GetOptionalInt("test-count", MinimumRows, 60_000),
@@ -54,6 +67,16 @@ internal sealed record ExperimentSettings(
             DataName: source.Name,
             Seeds: ParseSeeds(options.GetString("seeds")),
             TorchFile: ResolveTorchFile(options.GetString("torch")));
+    }
+
+    /// <summary>The experiments named, in <see cref="AllExperiments"/>' order; "cnn" stands for the three convolutional ones.</summary>
+    private static IReadOnlyList<string> ParseExperiments(CommandLine options)
+    {
+        if (options.GetString("experiments") is null)
+            return DefaultExperiments;
+        var choices = AllExperiments.Select(e => (e, (IReadOnlyList<string>)[e])).Append((Convolutional, ConvolutionalExperiments)).ToList();
+        var named = options.GetList("experiments", choices).SelectMany(e => e).ToHashSet();
+        return AllExperiments.Where(named.Contains).ToList();
     }
 
     private static IReadOnlyList<int> ParseSeeds(string? text)

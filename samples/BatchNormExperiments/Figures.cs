@@ -8,8 +8,8 @@ namespace BatchNormExperiments;
 /// </summary>
 internal sealed record Series(string Name, double[] X, double[] Y, bool Dashed = false, double[]? Spread = null, Color? Color = null);
 
-/// <summary>A band between a lower and an upper curve, for a shaded chart.</summary>
-internal sealed record Band(string Name, double[] X, double[] Lower, double[] Upper);
+/// <summary>A band between a lower and an upper curve, for a shaded chart, in <paramref name="Color"/> (default the palette's colour of its position), outlined dashed or solid.</summary>
+internal sealed record Band(string Name, double[] X, double[] Lower, double[] Upper, Color? Color = null, bool Dashed = false);
 
 /// <summary>A group of bars: a label under the group and one value per bar (NaN: no bar), in the order of the legend, with each bar's spread when given.</summary>
 internal sealed record BarGroup(string Label, double[] Values, double[]? Spreads = null);
@@ -20,14 +20,14 @@ internal static class Figures
     private const int Width = 900, Height = 540;
     private static readonly ScottPlot.Palettes.Category10 Palette = new();
 
-    /// <summary>Lines with markers, one per series.</summary>
+    /// <summary>Lines with markers, one per series; with <paramref name="xTicks"/>, the x axis is labelled at those positions only.</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<Series> series, bool markers,
-        (double Min, double Max)? yRange = null, bool logY = false, bool integerX = false)
+        (double Min, double Max)? yRange = null, bool logY = false, bool integerX = false, IReadOnlyList<(double Position, string Label)>? xTicks = null)
     {
         var plot = new Plot();
         for (int i = 0; i < series.Count; i++)
         {
-            var y = logY ? series[i].Y.Select(v => Math.Log10(Math.Max(v, 1e-12))).ToArray() : series[i].Y;
+            var y = logY ? Log10(series[i].Y) : series[i].Y;
             var color = series[i].Color ?? Palette.GetColor(i);
             if (series[i].Spread is { } spread && !logY)
             {
@@ -44,31 +44,39 @@ internal static class Figures
         }
         if (integerX)
             plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        if (xTicks is not null)
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(xTicks.Select(t => new Tick(t.Position, t.Label)).ToArray());
         if (logY)
-        {
-            // ScottPlot draws log scales as log10 data with ticks labelled back in the original units.
-            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-            {
-                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-                IntegerTicksOnly = true,
-                LabelFormatter = value => Math.Pow(10, value).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
-            };
-        }
+            UseLogY(plot);
         Finish(plot, path, title, xLabel, yLabel, yRange);
     }
 
+    /// <summary>ScottPlot draws log scales as log10 data with ticks labelled back in the original units.</summary>
+    private static double[] Log10(double[] values) => values.Select(v => Math.Log10(Math.Max(v, 1e-12))).ToArray();
+
+    private static void UseLogY(Plot plot) => plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+    {
+        MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+        IntegerTicksOnly = true,
+        LabelFormatter = value => Math.Pow(10, value).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     /// <summary>Shaded, outlined bands between lower and upper curves.</summary>
-    public static void Bands(string path, string title, string xLabel, string yLabel, IReadOnlyList<Band> bands)
+    public static void Bands(string path, string title, string xLabel, string yLabel, IReadOnlyList<Band> bands, bool logY = false)
     {
         var plot = new Plot();
         for (int i = 0; i < bands.Count; i++)
         {
-            var color = Palette.GetColor(i);
-            var fill = plot.Add.FillY(bands[i].X, bands[i].Lower, bands[i].Upper);
+            var color = bands[i].Color ?? Palette.GetColor(i);
+            var fill = logY ? plot.Add.FillY(bands[i].X, Log10(bands[i].Lower), Log10(bands[i].Upper)) : plot.Add.FillY(bands[i].X, bands[i].Lower, bands[i].Upper);
             fill.FillColor = color.WithAlpha(0.35);
             fill.LineColor = color;
+            if (bands[i].Dashed)
+                fill.LinePattern = LinePattern.Dashed;
             fill.LegendText = bands[i].Name;
         }
+        if (logY)
+            UseLogY(plot);
         Finish(plot, path, title, xLabel, yLabel, yRange: null);
     }
 

@@ -3,17 +3,23 @@ using BatchNormExperiments;
 using Samples.Common;
 
 const string Usage = """
-    BatchNormExperiments: reproduces the normalization survey's claims on Fashion-MNIST with the library's trainer
-    (MLP 784-256-256-10, SGD lr 0.01, momentum 0.9), over several seeds, and sets them beside PyTorch 1.13 running
-    the same protocol (torch_protocol.py, next to this sample):
+    BatchNormExperiments: reproduces the normalization survey's claims on Fashion-MNIST with the library's trainers
+    (MLP 784-256-256-10, SGD lr 0.01, momentum 0.9; and small convolutional networks), over several seeds, and sets them
+    beside PyTorch 1.13 running the same protocol (torch_protocol.py, next to this sample):
 
-      normalizers  None vs BatchNorm vs NoisyBatchNorm vs L1/L2/LInf BatchNorm, batch 64: test accuracy per epoch,
-                   training loss per step
-      renorm       BatchNorm vs BatchRenorm with non-i.i.d. batches (3 epochs; each batch of 64 holds 32 rows of
-                   each of 2 distinct classes, every class consumed at the same rate through the epoch) and with
-                   batches of 4 (1 epoch, lr 0.002)
-      landscape    None vs BatchNorm: how much the loss varies when the weights move along the gradient
-                   (Santurkar et al. 2018)
+      normalizers    None vs BatchNorm vs NoisyBatchNorm vs L1/L2/LInf BatchNorm, batch 64: test accuracy per epoch,
+                     training loss per step
+      renorm         BatchNorm vs BatchRenorm with non-i.i.d. batches (3 epochs; each batch of 64 holds 32 rows of
+                     each of 2 distinct classes, every class consumed at the same rate through the epoch) and with
+                     batches of 4 (1 epoch, lr 0.002)
+      landscape      None vs BatchNorm: how much the loss and its gradient vary when the weights move along the
+                     gradient (Santurkar et al. 2018)
+      cnn-batch      the CNN "late-small" (conv 16-32-64-64, the last two on 3×3 maps): BatchNorm and GroupNorm at
+                     batches 32, 16, 8, 4, 2, LayerNorm and InstanceNorm at 32, lr 0.02 · batch / 32 (Wu & He 2018)
+      cnn-renorm     renorm's comparison on late-small: non-i.i.d. batches of 64 (3 epochs, lr 0.04) and batches
+                     of 4 (lr 0.0025)
+      cnn-landscape  landscape's probes on the CNN "vgg" (conv 16-16, 32-32, 64-64, dense 128), lr 0.02
+      cnn            the three CNN experiments
 
     Every configuration is trained once per seed; results.md, the printed tables and the claims give every number
     as the mean ± standard deviation over the seeds, and the figures show the means.
@@ -23,9 +29,11 @@ const string Usage = """
     Usage: dotnet run --project samples/BatchNormExperiments -c Release -- [options]
 
     Options:
-      --experiments <list>  comma-separated: normalizers,renorm,landscape; default all three
-      --epochs <n>          epochs of the normalizers and landscape runs, 1..1000; default 5
-                            (renorm's epochs are fixed: 3 non-i.i.d., 1 with batches of 4)
+      --experiments <list>  comma-separated: normalizers,renorm,landscape,cnn-batch,cnn-renorm,cnn-landscape or cnn;
+                            default normalizers,renorm,landscape (the CNN experiments take far longer: minutes per
+                            seed on a few thousand images)
+      --epochs <n>          epochs of every run but renorm's and cnn-renorm's non-i.i.d. ones (3) and renorm's
+                            batches of 4 (1), 1..1000; default 5
       --train-count <n>     use the first n training images, 100..60000; default all
       --test-count <n>      use the first n test images, 100..60000; default all
       --output <folder>     where to write the figures and results.md; default ./output
@@ -33,10 +41,10 @@ const string Usage = """
                             (3000 training / 1000 test images)
       --full                the full data set installed at /usr/share/datasets/fashion-mnist
       --seeds <list>        comma-separated seeds of initialization, batch order and noise, at most 20;
-                            default 1,2,3: three seeds give a spread, and on the embedded subset the run still
-                            takes under a minute (about 40 s of CPU); --seeds 1 for one quick run
-      --torch <file>        the JSON torch_protocol.py wrote for the same data and --epochs: fills the PyTorch 1.13
-                            columns; without it they stay empty. E.g. for the full data:
+                            default 1,2,3: three seeds give a spread, and on the embedded subset the default run
+                            still takes under a minute (about 40 s of CPU); --seeds 1 for one quick run
+      --torch <file>        the JSON torch_protocol.py wrote for the same data, --epochs and experiments: fills the
+                            PyTorch 1.13 columns; without it they stay empty. E.g. for the full data:
                               /usr/bin/python3 samples/BatchNormExperiments/torch_protocol.py --full --seeds 1,2,3 --threads 1 --output torch.json
       --help                show this text
     """;
@@ -60,8 +68,12 @@ return SampleProgram.Run(Usage, () => ExperimentSettings.Parse(args), settings =
         results.Add(experiment switch
         {
             ExperimentSettings.Normalizers => NormalizersExperiment.Report(settings, data, trainers.Select(NormalizersExperiment.Measure).ToList(), torch),
-            ExperimentSettings.Renorm => RenormExperiment.Report(settings, data, trainers.Select(RenormExperiment.Measure).ToList(), torch),
-            _ => LandscapeExperiment.Report(settings, data, trainers.Select(LandscapeExperiment.Measure).ToList(), torch),
+            ExperimentSettings.Renorm => RenormExperiment.Mlp.Report(settings, data, trainers.Select(RenormExperiment.Mlp.Measure).ToList(), torch),
+            ExperimentSettings.Landscape => LandscapeExperiment.Mlp.Report(settings, data, trainers.Select(LandscapeExperiment.Mlp.Measure).ToList(), torch),
+            ExperimentSettings.ConvolutionalBatch => BatchSizeExperiment.Report(settings, data, trainers.Select(BatchSizeExperiment.Measure).ToList(), torch),
+            ExperimentSettings.ConvolutionalRenorm => RenormExperiment.Convolutional.Report(settings, data,
+                trainers.Select(RenormExperiment.Convolutional.Measure).ToList(), torch),
+            _ => LandscapeExperiment.Convolutional.Report(settings, data, trainers.Select(LandscapeExperiment.Convolutional.Measure).ToList(), torch),
         });
         Console.WriteLine();
     }

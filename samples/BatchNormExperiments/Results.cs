@@ -68,6 +68,31 @@ internal sealed record Comparison(string Observed, int Holds, int Seeds, bool Ma
             expectedHigher.Count, high.Mean > low.Mean, Math.Abs(high.Mean - low.Mean) < 2 * standardError);
     }
 
+    /// <summary>
+    /// The claim that accuracy <paramref name="accuracy"/> is within <paramref name="tolerance"/> (a fraction, e.g. 0.01 for
+    /// 1 point) of <paramref name="reference"/>: held in a seed when that seed's gap is, matched when the means' gap is.
+    /// </summary>
+    public static Comparison Close(IReadOnlyList<double> accuracy, IReadOnlyList<double> reference, double tolerance)
+    {
+        var (value, target) = (Stat.Of(accuracy), Stat.Of(reference));
+        return new Comparison($"{value.Percent()} vs {target.Percent()}", accuracy.Zip(reference).Count(p => Math.Abs(p.First - p.Second) <= tolerance),
+            accuracy.Count, Math.Abs(value.Mean - target.Mean) <= tolerance);
+    }
+
+    /// <summary>
+    /// The claim that accuracy falls more from <paramref name="fromA"/> to <paramref name="toA"/> than from
+    /// <paramref name="fromB"/> to <paramref name="toB"/> (paired by seed), all four on the same <paramref name="testRows"/>
+    /// test images; within noise when the drops' gap is under two standard errors of a difference of two differences.
+    /// </summary>
+    public static Comparison LargerDrop(IReadOnlyList<double> fromA, IReadOnlyList<double> toA, IReadOnlyList<double> fromB, IReadOnlyList<double> toB, int testRows)
+    {
+        double[] dropA = fromA.Zip(toA, (f, t) => f - t).ToArray(), dropB = fromB.Zip(toB, (f, t) => f - t).ToArray();
+        var (a, b) = (Stat.Of(dropA), Stat.Of(dropB));
+        double variance = new[] { fromA, toA, fromB, toB }.Sum(v => Stat.Of(v).Mean * (1 - Stat.Of(v).Mean)) / testRows;
+        return new Comparison($"{a.Points()} vs {b.Points()}", dropA.Zip(dropB).Count(p => p.First > p.Second), dropA.Length, a.Mean > b.Mean,
+            Math.Abs(a.Mean - b.Mean) < 2 * Math.Sqrt(variance));
+    }
+
     /// <summary>The claim that loss measure <paramref name="expectedLower"/> is below <paramref name="expectedHigher"/>, paired by seed.</summary>
     public static Comparison Lower(IReadOnlyList<double> expectedLower, IReadOnlyList<double> expectedHigher)
     {
@@ -144,10 +169,18 @@ internal static class ResultsReport
         var text = new StringBuilder();
         text.AppendLine("# Batch normalization experiments");
         text.AppendLine();
-        text.AppendLine($"Data: {settings.DataName}, {data.Train.Rows} training and {data.Test.Rows} test images (pixels / 255). " +
-            $"Network: MLP 784-{string.Join("-", Trainer.HiddenLayers)}-10 (Linear → normalization → ReLU), softmax cross-entropy, " +
-            $"SGD lr {Trainer.LearningRate}, momentum {Trainer.Momentum}, no weight decay, batch {Trainer.BatchSize} unless the setting says otherwise. " +
-            $"Every configuration was trained with {Format.Seeds(settings.Seeds)}; " +
+        var mlp = settings.Experiments.Where(e => !ExperimentSettings.ConvolutionalExperiments.Contains(e)).ToList();
+        var cnn = settings.Experiments.Where(ExperimentSettings.ConvolutionalExperiments.Contains).ToList();
+        text.AppendLine($"Data: {settings.DataName}, {data.Train.Rows} training and {data.Test.Rows} test images (pixels / 255" +
+            $"{(cnn.Count > 0 ? "; 1 × 28 × 28 planar images for the convolutional networks" : "")}). " +
+            (mlp.Count == 0 ? "" : $"Network{(cnn.Count > 0 ? $" of {string.Join(", ", mlp)}" : "")}: MLP 784-{string.Join("-", Trainer.HiddenLayers)}-10 " +
+                $"(Linear → normalization → ReLU), SGD lr {Trainer.LearningRate}, batch {Trainer.BatchSize} unless the setting says otherwise. ") +
+            (cnn.Count == 0 ? "" : $"Networks of {string.Join(", ", cnn)}: convolutional, each convolution 3×3 pad 1 with a bias → normalization → ReLU " +
+                "(normalization after convolutions only, not after dense layers), initialized as PyTorch's Conv2d and Linear, " +
+                $"GroupNorm with {ConvolutionalNetworks.GroupNormGroups} groups; \"late-small\" {ConvolutionalNetworks.Describe(ConvolutionalNetworks.LateSmall)} " +
+                $"(cnn-batch, cnn-renorm), \"vgg\" {ConvolutionalNetworks.Describe(ConvolutionalNetworks.Vgg)} (cnn-landscape); the learning rate of each setting " +
+                "is in its section (cnn-batch: 0.02 · batch / 32). ") +
+            $"All: softmax cross-entropy, SGD momentum {Trainer.Momentum}, no weight decay. Every configuration was trained with {Format.Seeds(settings.Seeds)}; " +
             (settings.Seeds.Count > 1 ? "every number is the mean ± sample standard deviation over the seeds." : "one seed, so no spread is given."));
         text.AppendLine();
         text.AppendLine(torch is null

@@ -3,8 +3,12 @@ using System.Text.Json.Serialization;
 
 namespace BatchNormExperiments;
 
-/// <summary>One landscape probe of a PyTorch run, as LandscapeExperiment.Probe.</summary>
-internal sealed record TorchProbe(int Step, double Min, double Max, double GradientNorm, double Smoothness);
+/// <summary>
+/// One landscape probe of a PyTorch run, as LandscapeExperiment.Probe; the gradient change's range is null in files
+/// written before torch_protocol.py recorded it.
+/// </summary>
+internal sealed record TorchProbe(int Step, double Min, double Max, double GradientNorm, double Smoothness,
+    double? GradientChangeMin = null, double? GradientChangeMax = null);
 
 /// <summary>Batch Renorm's schedule a PyTorch run used.</summary>
 internal sealed record TorchSchedule(
@@ -25,11 +29,14 @@ internal sealed record TorchFile(string Torch, int Threads, TorchData Data, int 
 
 /// <summary>
 /// The PyTorch 1.13 side of the tables: samples/BatchNormExperiments/torch_protocol.py's JSON, which runs the sample's
-/// protocol in PyTorch. Runs are found by group (normalizers, renorm/non-iid, renorm/batch-4, landscape) and configuration.
+/// protocol in PyTorch. Runs are found by group (normalizers, renorm/non-iid, renorm/batch-4, landscape and the
+/// convolutional cnn/batch-size, cnn/renorm/non-iid, cnn/renorm/batch-4, cnn/landscape) and configuration.
 /// </summary>
 internal sealed class TorchReference
 {
     public const string NormalizersGroup = "normalizers", NonIidGroup = "renorm/non-iid", SmallBatchGroup = "renorm/batch-4", LandscapeGroup = "landscape";
+    public const string ConvolutionalBatchGroup = "cnn/batch-size", ConvolutionalNonIidGroup = "cnn/renorm/non-iid",
+        ConvolutionalSmallBatchGroup = "cnn/renorm/batch-4", ConvolutionalLandscapeGroup = "cnn/landscape";
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 

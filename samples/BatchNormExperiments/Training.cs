@@ -11,7 +11,10 @@ internal sealed record TrainedRun(string Configuration, IReadOnlyList<double> Te
     public double FinalAccuracy => TestAccuracy[^1];
 }
 
-/// <summary>Trains configurations of one seed with the library's <see cref="MultilayerPerceptronTraining"/>, printing one line per epoch.</summary>
+/// <summary>
+/// Trains configurations of one seed with the library's <see cref="MultilayerPerceptronTraining"/> or
+/// <see cref="ConvolutionalNetworkTraining"/>, printing one line per epoch.
+/// </summary>
 internal sealed class Trainer(ExperimentData data, ExperimentSettings settings, int seed)
 {
     /// <summary>MLP 784-256-256-10, SGD lr 0.01, momentum 0.9, batch 64: every experiment's base.</summary>
@@ -38,8 +41,34 @@ internal sealed class Trainer(ExperimentData data, ExperimentSettings settings, 
         Seed = seed,
     };
 
+    /// <summary>
+    /// The convolutional network <paramref name="blocks"/> on the 1 × 28 × 28 images with the given normalization, epochs,
+    /// batch and learning rate, SGD momentum <see cref="Momentum"/>; group norm with <see cref="ConvolutionalNetworks.GroupNormGroups"/> groups.
+    /// </summary>
+    public ConvolutionalNetworkOptions ConvolutionalOptions(
+        IReadOnlyList<NetworkBlock> blocks, HiddenNormalization normalization, int epochs, int batchSize, double learningRate) => new()
+    {
+        InputShape = ConvolutionalNetworks.Image,
+        Blocks = [.. blocks],
+        Normalization = normalization,
+        GroupNormGroups = ConvolutionalNetworks.GroupNormGroups,
+        BatchSize = batchSize,
+        Epochs = epochs,
+        LearningRate = learningRate,
+        Momentum = Momentum,
+        Seed = seed,
+    };
+
+    /// <summary>Trains the network of <paramref name="options"/> (a multilayer perceptron or a convolutional network) on the training split, evaluating on the test split after every epoch.</summary>
+    public NetworkTraining Fit(NetworkTrainingOptions options) => options switch
+    {
+        MultilayerPerceptronOptions mlp => MultilayerPerceptronTraining.Train(data.Train, mlp, data.Test),
+        ConvolutionalNetworkOptions cnn => ConvolutionalNetworkTraining.Train(data.Train, cnn, data.Test),
+        _ => throw new ArgumentException($"The sample trains no {options.GetType().Name}.", nameof(options)),
+    };
+
     /// <summary>Trains one configuration on the training split, evaluating on the test split after every epoch.</summary>
-    public TrainedRun Train(string experiment, string configuration, MultilayerPerceptronOptions options)
+    public TrainedRun Train(string experiment, string configuration, NetworkTrainingOptions options)
     {
         var watch = Stopwatch.StartNew();
         string label = $"[{experiment}] {configuration}, seed {seed}";
@@ -47,7 +76,7 @@ internal sealed class Trainer(ExperimentData data, ExperimentSettings settings, 
         options.EpochCompleted = report => Console.WriteLine(
             $"  {label,-48} epoch {report.Epoch,3}/{options.Epochs}  loss {report.Loss:F4}  train {Format.Percent(report.TrainAccuracy)}  " +
             $"test {Format.Percent(report.ValidationAccuracy ?? double.NaN)}  {watch.Elapsed.TotalSeconds,6:F1} s");
-        var model = MultilayerPerceptronTraining.Train(data.Train, options, data.Test);
+        var model = Fit(options);
         return new TrainedRun(configuration, model.Epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToList(), model.StepLosses.ToList(), watch.Elapsed);
     }
 
@@ -56,7 +85,7 @@ internal sealed class Trainer(ExperimentData data, ExperimentSettings settings, 
     /// last batch of one row. Class-grouped: every batch joins k chunks of ⌊batch / k⌋ rows of one class each (a class's
     /// last chunk holds the rest), so ⌈chunks / k⌉ per epoch; exact but for a last batch of one row, which is rare.
     /// </summary>
-    public long StepsFor(MultilayerPerceptronOptions options)
+    public long StepsFor(NetworkTrainingOptions options)
     {
         var labels = data.Train.Labels;
         long perEpoch;
@@ -93,6 +122,9 @@ internal readonly record struct Stat(double Mean, double Std, int Count)
 
     /// <summary>"84.5 ± 0.3 %", or "84.5 %" for one seed.</summary>
     public string Percent() => Count > 1 ? $"{100 * Mean:F1} ± {100 * Std:F1} %" : Format.Percent(Mean);
+
+    /// <summary>A difference of accuracies in points: "3.1 ± 0.4 points", or "3.1 points" for one seed.</summary>
+    public string Points() => Count > 1 ? $"{100 * Mean:F1} ± {100 * Std:F1} points" : $"{100 * Mean:F1} points";
 
     /// <summary>"0.0532 ± 0.0012", or "0.0532" for one seed.</summary>
     public string Loss() => Count > 1 ? $"{Format.Loss(Mean)} ± {Format.Loss(Std)}" : Format.Loss(Mean);
