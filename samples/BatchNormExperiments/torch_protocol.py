@@ -24,7 +24,7 @@ What is the same as the sample (see its .cs files):
     pad 1 with its bias -> normalization -> ReLU (normalization after convolutions only), MaxPool2d(2) in floor
     mode, global average pooling as the mean of each channel, a dense block Flatten -> Linear -> ReLU, then Linear to
     the 10 classes. "late-small": conv 16, pool, conv 32, pool, conv 64, pool, conv 64 (3x3 maps), global average
-    pool. "vgg": conv 32, 32, pool, conv 64, 64, pool, conv 128, 128, pool, dense 128.
+    pool. "vgg": conv 16, 16, pool, conv 32, 32, pool, conv 64, 64, pool, dense 128.
       cnn-batch: late-small with BatchNorm and GroupNorm (8 groups) at batch 32, 16, 8, 4 and 2, LayerNorm and
         InstanceNorm at batch 32; lr 0.02 x batch / 32, --epochs epochs;
       cnn-renorm: late-small, BatchNorm against BatchRenorm: class-grouped batches of 64 (2 classes) at lr 0.04 for
@@ -75,7 +75,7 @@ BATCH_STATISTICS = {"BatchNorm", "BatchRenorm", "NoisyBatchNorm", "L1BatchNorm",
 IMAGE = (1, 28, 28)
 LATE_SMALL = [("conv", 16), ("maxpool", 2), ("conv", 32), ("maxpool", 2), ("conv", 64), ("maxpool", 2), ("conv", 64),
               ("global_average_pool", None)]
-VGG = [("conv", 32), ("conv", 32), ("maxpool", 2), ("conv", 64), ("conv", 64), ("maxpool", 2), ("conv", 128), ("conv", 128),
+VGG = [("conv", 16), ("conv", 16), ("maxpool", 2), ("conv", 32), ("conv", 32), ("maxpool", 2), ("conv", 64), ("conv", 64),
        ("maxpool", 2), ("dense", 128)]
 GROUP_NORM_GROUPS = 8
 CNN_BATCH_SIZES, CNN_BASE_BATCH, CNN_BASE_LR = [32, 16, 8, 4, 2], 32, 0.02
@@ -503,9 +503,9 @@ def run_seed(data, seed, experiments, epochs):
         for normalization in ["None", "BatchNorm"]:
             runs.append(train(data, seed, "landscape", normalization, epochs, probe_every=every))
     if "cnn-batch" in experiments:
-        for batch_size in CNN_BATCH_SIZES:
-            lr = CNN_BASE_LR * batch_size / CNN_BASE_BATCH  # the linear scaling rule
-            for normalization in ["BatchNorm", "GroupNorm"]:
+        for normalization in ["BatchNorm", "GroupNorm"]:
+            for batch_size in CNN_BATCH_SIZES:
+                lr = CNN_BASE_LR * batch_size / CNN_BASE_BATCH  # the linear scaling rule
                 runs.append(train(data, seed, "cnn/batch-size", normalization, epochs, batch_size=batch_size, lr=lr,
                                   blocks=LATE_SMALL, configuration=f"{normalization}, batch {batch_size}"))
         for normalization in ["LayerNorm", "InstanceNorm"]:
