@@ -8,23 +8,44 @@ the sample joins to its own with --torch <file>:
     dotnet run --project samples/BatchNormExperiments -c Release -- --full --seeds 1,2,3 \\
         --torch docs/results-full/torch-seeds.json --output docs/results-full
 
+and for the convolutional experiments (not run by default) the same with --experiments cnn-batch,cnn-renorm,cnn-landscape
+and the sample's --train-count, --test-count and --epochs.
+
 The committed JSONs (docs/results-full, and docs/results for the embedded subset) were written with --threads 1: the
 thread count changes float rounding, and so the runs, and one thread ran fastest on 2 cores shared with other work.
 
 What is the same as the sample (see its .cs files):
   - data: the first --train-count / --test-count images of the embedded subset (default), --data <folder> or --full,
-    pixels / 255 as float32;
-  - network: 784-256-256-10, Linear -> normalization -> ReLU, softmax cross-entropy (mean over the batch); PyTorch's
-    default Linear initialization U(+-1/sqrt(fan_in)) (the library draws the same distribution with its own RNG);
-  - SGD lr 0.01, momentum 0.9, no weight decay, batch 64 and --epochs epochs; renorm: class-grouped batches of 2
-    classes for 3 epochs, and batch 4 for 1 epoch at lr 0.002, Batch Renorm's schedule scaled to the run's steps;
+    pixels / 255 as float32, each row a (1, 28, 28) image for the convolutional networks;
+  - MLP experiments (normalizers, renorm, landscape): 784-256-256-10, Linear -> normalization -> ReLU; SGD lr 0.01,
+    batch 64 and --epochs epochs; renorm: class-grouped batches of 2 classes for 3 epochs, and batch 4 for 1 epoch at
+    lr 0.002, Batch Renorm's schedule scaled to the run's steps;
+  - convolutional experiments, the library's ConvolutionalNetworkTraining.Build: each convolution block is Conv2d 3x3
+    pad 1 with its bias -> normalization -> ReLU (normalization after convolutions only), MaxPool2d(2) in floor
+    mode, global average pooling as the mean of each channel, a dense block Flatten -> Linear -> ReLU, then Linear to
+    the 10 classes. "late-small": conv 16, pool, conv 32, pool, conv 64, pool, conv 64 (3x3 maps), global average
+    pool. "vgg": conv 16, 16, pool, conv 32, 32, pool, conv 64, 64, pool, dense 128.
+      cnn-batch: late-small with BatchNorm and GroupNorm (8 groups) at batch 32, 16, 8, 4 and 2, LayerNorm and
+        InstanceNorm at batch 32; lr 0.02 x batch / 32, --epochs epochs;
+      cnn-renorm: late-small, BatchNorm against BatchRenorm: class-grouped batches of 64 (2 classes) at lr 0.04 for
+        3 epochs, and batch 4 at lr 0.0025 for --epochs epochs, Batch Renorm's schedule scaled to each run's steps;
+      cnn-landscape: vgg without normalization and with BatchNorm, batch 64, lr 0.02, --epochs epochs, about 40
+        probes per run;
+  - all: softmax cross-entropy (mean over the batch); SGD momentum 0.9, no weight decay; PyTorch's default Linear and
+    Conv2d initialization U(+-1/sqrt(fan_in)) for weights and biases (the library draws the same distribution with
+    its own RNG);
   - batches: shuffled = a fresh permutation every epoch, a last batch of one row left out with batch statistics;
     class-grouped = BatchSampler's algorithm (chunks of 32 rows of one class, spread evenly over the epoch, joined
     two classes a batch), ported below with numpy's RNG: the same policy, other random draws;
-  - layers: BatchNorm1d (momentum 0.1, eps 1e-5); Batch Renorm, noisy BN and lp BN written from the library's
+  - layers: BatchNorm1d / BatchNorm2d (momentum 0.1, eps 1e-5); GroupNorm(8, C); the library's LayerNormLayer on
+    (N, C, H, W) is LayerNorm([C, H, W]) (gamma and beta per value) and its InstanceNormLayer is
+    InstanceNorm2d(C, affine=True) without running statistics (tools/golden/make_norm_layers_nchw.py checks both);
+    Batch Renorm (per channel over N, or over N, H, W on maps), noisy BN and lp BN written from the library's
     formulas (BatchRenormLayer.cs, NoisyBatchNormLayer.cs, LpBatchNormLayer.cs);
-  - evaluation: test accuracy in eval mode after every epoch; the landscape probes of LandscapeExperiment.cs.
-Within a seed every configuration starts from the same weights and sees the same batches, as in the sample.
+  - evaluation: test accuracy in eval mode after every epoch; the landscape probes of LandscapeExperiment.cs (the
+    convolutional ones also record the range of ||grad L(w - eta g) - g|| over eta).
+Within a seed every configuration of a network starts from the same weights, and configurations of one batch size and
+order see the same batches, as in the sample.
 """
 import argparse
 import gzip
@@ -47,7 +68,24 @@ SMALL_BATCH, SMALL_BATCH_EPOCHS, SMALL_BATCH_LR = 4, 1, 0.002
 WARMUP_FRACTION, RMAX_FRACTION, DMAX_FRACTION, FINAL_RMAX, FINAL_DMAX = 0.1, 0.6, 0.4, 3.0, 5.0
 STEP_MULTIPLIERS = [0.5, 1, 2, 4]
 PROBES_PER_RUN = 60
-EXPERIMENTS = ["normalizers", "renorm", "landscape"]
+# Which normalizations compute batch statistics (NetworkTrainingOptions.UsesBatchStatistics): a last batch of one row is left out.
+BATCH_STATISTICS = {"BatchNorm", "BatchRenorm", "NoisyBatchNorm", "L1BatchNorm", "L2BatchNorm", "LInfBatchNorm"}
+
+# Convolutional experiments: ConvolutionalNetworkOptions.Blocks as (kind, size) pairs, each conv 3x3 pad 1, each pool 2x2.
+IMAGE = (1, 28, 28)
+LATE_SMALL = [("conv", 16), ("maxpool", 2), ("conv", 32), ("maxpool", 2), ("conv", 64), ("maxpool", 2), ("conv", 64),
+              ("global_average_pool", None)]
+VGG = [("conv", 16), ("conv", 16), ("maxpool", 2), ("conv", 32), ("conv", 32), ("maxpool", 2), ("conv", 64), ("conv", 64),
+       ("maxpool", 2), ("dense", 128)]
+GROUP_NORM_GROUPS = 8
+CNN_BATCH_SIZES, CNN_BASE_BATCH, CNN_BASE_LR = [32, 16, 8, 4, 2], 32, 0.02
+CNN_NON_IID_BATCH, CNN_NON_IID_LR, CNN_NON_IID_EPOCHS = 64, 0.04, 3
+CNN_SMALL_BATCH, CNN_SMALL_BATCH_LR = 4, 0.0025
+CNN_LANDSCAPE_BATCH, CNN_LANDSCAPE_LR, CNN_PROBES_PER_RUN = 64, 0.02, 40
+
+MLP_EXPERIMENTS = ["normalizers", "renorm", "landscape"]
+CNN_EXPERIMENTS = ["cnn-batch", "cnn-renorm", "cnn-landscape"]
+EXPERIMENTS = MLP_EXPERIMENTS + CNN_EXPERIMENTS
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SUBSET = os.path.join(REPO, "samples", "data", "fashion-mnist-subset")
 INSTALLED = "/usr/share/datasets/fashion-mnist"
@@ -197,8 +235,11 @@ class Schedule:
         return {"warmup_steps": self.warmup, "rmax_steps": self.rmax_steps, "dmax_steps": self.dmax_steps}
 
 
-class BatchRenorm1d(nn.Module):
-    """Ioffe 2017, Algorithm 1: r, d from the moving mean and std, both detached; mu, sigma += alpha (batch - moving)."""
+class BatchRenorm(nn.Module):
+    """Ioffe 2017, Algorithm 1: r, d from the moving mean and std, both detached; mu, sigma += alpha (batch - moving).
+
+    Statistics per channel (dimension 1) over every other dimension: N for (N, C) rows, N, H, W for (N, C, H, W) maps.
+    """
 
     def __init__(self, channels, schedule, alpha=0.01, eps=1e-5):
         super().__init__()
@@ -209,14 +250,17 @@ class BatchRenorm1d(nn.Module):
         self.register_buffer("moving_std", torch.ones(channels))
 
     def forward(self, x):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        weight, bias = self.weight.view(shape), self.bias.view(shape)
         if not self.training:
-            return self.weight * (x - self.moving_mean) / self.moving_std + self.bias
+            return weight * (x - self.moving_mean.view(shape)) / self.moving_std.view(shape) + bias
         rmax, dmax = self.schedule.rmax(self.step), self.schedule.dmax(self.step)
-        mean = x.mean(0)
-        std = torch.sqrt(x.var(0, unbiased=False) + self.eps)
+        dims = (0,) + tuple(range(2, x.dim()))
+        mean = x.mean(dims)
+        std = torch.sqrt(x.var(dims, unbiased=False) + self.eps)
         r = (std.detach() / self.moving_std).clamp(1 / rmax, rmax)
         d = ((mean.detach() - self.moving_mean) / self.moving_std).clamp(-dmax, dmax)
-        y = self.weight * ((x - mean) / std * r + d) + self.bias
+        y = weight * ((x - mean.view(shape)) / std.view(shape) * r.view(shape) + d.view(shape)) + bias
         with torch.no_grad():
             self.moving_mean += self.alpha * (mean - self.moving_mean)
             self.moving_std += self.alpha * (std - self.moving_std)
@@ -280,7 +324,7 @@ def build(normalization, seed, schedule):
         norm = {
             "None": lambda: None,
             "BatchNorm": lambda: nn.BatchNorm1d(hidden),
-            "BatchRenorm": lambda: BatchRenorm1d(hidden, schedule),
+            "BatchRenorm": lambda: BatchRenorm(hidden, schedule),
             "NoisyBatchNorm": lambda: NoisyBatchNorm1d(hidden, noise),
             "L1BatchNorm": lambda: LpBatchNorm1d(hidden, 1),
             "L2BatchNorm": lambda: LpBatchNorm1d(hidden, 2),
@@ -291,6 +335,50 @@ def build(normalization, seed, schedule):
         layers.append(nn.ReLU())
         inputs = hidden
     layers.append(nn.Linear(inputs, 10))
+    return nn.Sequential(*layers)
+
+
+def map_normalization(normalization, channels, height, width, schedule):
+    """NetworkTrainingOptions.CreateNormalization on (N, C, H, W) maps, as its layers' golden tests check them."""
+    return {
+        "None": lambda: None,
+        "BatchNorm": lambda: nn.BatchNorm2d(channels),
+        "BatchRenorm": lambda: BatchRenorm(channels, schedule),
+        "GroupNorm": lambda: nn.GroupNorm(GROUP_NORM_GROUPS, channels),
+        "LayerNorm": lambda: nn.LayerNorm([channels, height, width]),  # LayerNormLayer: gamma, beta per value of the map
+        "InstanceNorm": lambda: nn.InstanceNorm2d(channels, affine=True),  # no running statistics, as InstanceNormLayer
+    }[normalization]()
+
+
+def build_cnn(blocks, normalization, seed, schedule):
+    """ConvolutionalNetworkTraining.Build: the blocks in order on (1, 28, 28) images, then Linear to the 10 classes."""
+    torch.manual_seed(seed)  # the Conv2d and Linear layers draw from it in order, the same for every normalization
+    layers, (channels, height, width), flat = [nn.Unflatten(1, IMAGE)], IMAGE, False
+    for kind, size in blocks:
+        if kind == "conv":  # ConvolutionBlock(size): 3x3, stride 1, padding 1, with a bias, then normalization and ReLU
+            layers.append(nn.Conv2d(channels, size, 3, padding=1))
+            channels = size
+            norm = map_normalization(normalization, channels, height, width, schedule)
+            if norm is not None:
+                layers.append(norm)
+            layers.append(nn.ReLU())
+        elif kind == "maxpool":  # MaxPoolBlock(): 2x2 windows, stride 2, floor
+            layers.append(nn.MaxPool2d(size))
+            height, width = height // size, width // size
+        elif kind == "global_average_pool":  # each channel's mean, (C, 1, 1)
+            layers.append(nn.AdaptiveAvgPool2d(1))
+            height = width = 1
+        elif kind == "dense":  # DenseBlock(size): flatten, Linear, ReLU (dense layers are not normalized)
+            if not flat:
+                layers.append(nn.Flatten())
+                flat = True
+            layers.extend([nn.Linear(channels * height * width, size), nn.ReLU()])
+            channels, height, width = size, 1, 1
+        else:
+            raise ValueError(f"unknown block {kind}")
+    if not flat:
+        layers.append(nn.Flatten())
+    layers.append(nn.Linear(channels * height * width, 10))
     return nn.Sequential(*layers)
 
 
@@ -305,12 +393,18 @@ def accuracy(model, x, y):
 
 
 class Prober:
-    """LandscapeProber: loss and gradient of the batch at w - eta g, then weights, gradients and BN statistics restored."""
+    """LandscapeProber: loss and gradient of the batch at w - eta g, then weights, gradients and BN statistics restored.
 
-    def __init__(self, model):
-        self.model = model
+    With gradient_change the probe also gives the lowest and highest ||grad L(w - eta g) - g|| over eta (Santurkar et
+    al.'s gradient predictiveness), as the convolutional landscape experiment records.
+    """
+
+    def __init__(self, model, gradient_change=False):
+        self.model, self.gradient_change = model, gradient_change
         self.params = list(model.parameters())
-        self.batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+        self.batch_norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if any(isinstance(m, (BatchRenorm, NoisyBatchNorm1d, LpBatchNorm1d)) for m in model.modules()):
+            raise ValueError("the probe restores batch norm's running statistics only")
 
     def measure(self, step, x, y, etas):
         saved = [p.detach().clone() for p in self.params]
@@ -318,6 +412,7 @@ class Prober:
         stats = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in self.batch_norms]
         norm2 = sum(float(g.double().pow(2).sum()) for g in grads)
         low, high, smoothness = math.inf, -math.inf, 0.0
+        change_low, change_high = math.inf, -math.inf
         for eta in etas:
             with torch.no_grad():
                 for p, w, g in zip(self.params, saved, grads):
@@ -327,6 +422,7 @@ class Prober:
             loss.backward()
             low, high = min(low, float(loss)), max(high, float(loss))
             change2 = sum(float((p.grad.double() - g.double()).pow(2).sum()) for p, g in zip(self.params, grads))
+            change_low, change_high = min(change_low, math.sqrt(change2)), max(change_high, math.sqrt(change2))
             if norm2 > 0:
                 smoothness = max(smoothness, math.sqrt(change2 / norm2) / eta)
         with torch.no_grad():
@@ -337,20 +433,25 @@ class Prober:
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
                 m.num_batches_tracked.copy_(tracked)
-        return {"step": step, "min": low, "max": high, "gradient_norm": math.sqrt(norm2), "smoothness": smoothness}
+        probe = {"step": step, "min": low, "max": high, "gradient_norm": math.sqrt(norm2), "smoothness": smoothness}
+        if self.gradient_change:
+            probe["gradient_change_min"], probe["gradient_change_max"] = change_low, change_high
+        return probe
 
 
 def train(data, seed, group, normalization, epochs, batch_size=BATCH_SIZE, lr=LEARNING_RATE, class_grouped=False,
-          schedule=None, probe_every=None):
+          schedule=None, probe_every=None, blocks=None, configuration=None):
+    """One run: the MLP, or with blocks the convolutional network of those blocks; configuration names it (default normalization)."""
     (x_train, y_train), (x_test, y_test) = data
+    configuration = configuration or normalization
     started = time.perf_counter()
-    model = build(normalization, seed, schedule)
+    model = build(normalization, seed, schedule) if blocks is None else build_cnn(blocks, normalization, seed, schedule)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
     rng = np.random.default_rng(seed)
-    drop_single = normalization != "None"
+    drop_single = normalization in BATCH_STATISTICS
     sampler = ClassGroupedSampler(y_train, 10, batch_size, CLASSES_PER_BATCH, rng, drop_single) if class_grouped else None
     labels = torch.from_numpy(y_train)
-    prober = Prober(model) if probe_every else None
+    prober = Prober(model, gradient_change=blocks is not None) if probe_every else None
     probes, test_accuracy, epoch_loss, step = [], [], [], 0
     model.train()
     for epoch in range(1, epochs + 1):
@@ -370,9 +471,9 @@ def train(data, seed, group, normalization, epochs, batch_size=BATCH_SIZE, lr=LE
             optimizer.step()
         test_accuracy.append(accuracy(model, x_test, y_test))
         epoch_loss.append(loss_sum / epoch_steps)
-        print(f"  seed {seed} [{group}] {normalization:<15} epoch {epoch}/{epochs}  loss {epoch_loss[-1]:.4f}  "
+        print(f"  seed {seed} [{group}] {configuration:<20} epoch {epoch}/{epochs}  loss {epoch_loss[-1]:.4f}  "
               f"test {100 * test_accuracy[-1]:.1f} %  {time.perf_counter() - started:6.1f} s", file=sys.stderr, flush=True)
-    run = {"seed": seed, "group": group, "configuration": normalization, "epochs": epochs, "batch_size": batch_size,
+    run = {"seed": seed, "group": group, "configuration": configuration, "epochs": epochs, "batch_size": batch_size,
            "learning_rate": lr, "steps": step, "test_accuracy": test_accuracy, "epoch_loss": epoch_loss,
            "seconds": round(time.perf_counter() - started, 2)}
     if schedule is not None:
@@ -401,6 +502,27 @@ def run_seed(data, seed, experiments, epochs):
         every = max(1, steps_for(y_train, 10, epochs, BATCH_SIZE, False) // PROBES_PER_RUN)
         for normalization in ["None", "BatchNorm"]:
             runs.append(train(data, seed, "landscape", normalization, epochs, probe_every=every))
+    if "cnn-batch" in experiments:
+        for normalization in ["BatchNorm", "GroupNorm"]:
+            for batch_size in CNN_BATCH_SIZES:
+                lr = CNN_BASE_LR * batch_size / CNN_BASE_BATCH  # the linear scaling rule
+                runs.append(train(data, seed, "cnn/batch-size", normalization, epochs, batch_size=batch_size, lr=lr,
+                                  blocks=LATE_SMALL, configuration=f"{normalization}, batch {batch_size}"))
+        for normalization in ["LayerNorm", "InstanceNorm"]:
+            runs.append(train(data, seed, "cnn/batch-size", normalization, epochs, batch_size=CNN_BASE_BATCH, lr=CNN_BASE_LR,
+                              blocks=LATE_SMALL, configuration=f"{normalization}, batch {CNN_BASE_BATCH}"))
+    if "cnn-renorm" in experiments:
+        settings = [("cnn/renorm/non-iid", dict(epochs=CNN_NON_IID_EPOCHS, batch_size=CNN_NON_IID_BATCH, lr=CNN_NON_IID_LR, class_grouped=True)),
+                    ("cnn/renorm/batch-4", dict(epochs=epochs, batch_size=CNN_SMALL_BATCH, lr=CNN_SMALL_BATCH_LR))]
+        for group, options in settings:
+            schedule = Schedule(steps_for(y_train, 10, options["epochs"], options["batch_size"], options.get("class_grouped", False)))
+            for normalization in ["BatchNorm", "BatchRenorm"]:
+                runs.append(train(data, seed, group, normalization, schedule=schedule, blocks=LATE_SMALL, **options))
+    if "cnn-landscape" in experiments:
+        every = max(1, steps_for(y_train, 10, epochs, CNN_LANDSCAPE_BATCH, False) // CNN_PROBES_PER_RUN)
+        for normalization in ["None", "BatchNorm"]:
+            runs.append(train(data, seed, "cnn/landscape", normalization, epochs, batch_size=CNN_LANDSCAPE_BATCH,
+                              lr=CNN_LANDSCAPE_LR, probe_every=every, blocks=VGG))
     return runs
 
 
@@ -416,8 +538,10 @@ def int_list(text):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiments", default=",".join(EXPERIMENTS), help="comma-separated: normalizers,renorm,landscape")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs of the normalizers and landscape runs; default 5")
+    parser.add_argument("--experiments", default=",".join(MLP_EXPERIMENTS),
+                        help=f"comma-separated: {','.join(EXPERIMENTS)}; default {','.join(MLP_EXPERIMENTS)} (the MLP's)")
+    parser.add_argument("--epochs", type=int, default=5,
+                        help="epochs of the normalizers, landscape, cnn-batch and cnn-landscape runs and of cnn-renorm's batch-4 runs; default 5")
     parser.add_argument("--train-count", type=int, help="use the first n training images; default all")
     parser.add_argument("--test-count", type=int, help="use the first n test images; default all")
     source = parser.add_mutually_exclusive_group()
