@@ -14,11 +14,11 @@ const string Usage = """
                      batches of 4 (1 epoch, lr 0.002)
       landscape      None vs BatchNorm: how much the loss and its gradient vary when the weights move along the
                      gradient (Santurkar et al. 2018)
-      cnn-batch      the CNN "late-small" (conv 16-32-64-64, the last two on 3×3 maps): BatchNorm and GroupNorm at
+      cnn-batch      the CNN "late-small" (conv 16-32-64-64 on 28², 14², 7² and 3² maps): BatchNorm and GroupNorm at
                      batches 32, 16, 8, 4, 2, LayerNorm and InstanceNorm at 32, lr 0.02 · batch / 32 (Wu & He 2018)
       cnn-renorm     renorm's comparison on late-small: non-i.i.d. batches of 64 (3 epochs, lr 0.04) and batches
                      of 4 (lr 0.0025)
-      cnn-landscape  landscape's probes on the CNN "vgg" (conv 16-16, 32-32, 64-64, dense 128), lr 0.02
+      cnn-landscape  landscape's probes on the CNN "vgg" (conv 16-16, 32-32, dense 128), lr 0.02
       cnn            the three CNN experiments
 
     Every configuration is trained once per seed; results.md, the printed tables and the claims give every number

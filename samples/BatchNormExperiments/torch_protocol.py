@@ -24,7 +24,7 @@ What is the same as the sample (see its .cs files):
     pad 1 with its bias -> normalization -> ReLU (normalization after convolutions only), MaxPool2d(2) in floor
     mode, global average pooling as the mean of each channel, a dense block Flatten -> Linear -> ReLU, then Linear to
     the 10 classes. "late-small": conv 16, pool, conv 32, pool, conv 64, pool, conv 64 (3x3 maps), global average
-    pool. "vgg": conv 16, 16, pool, conv 32, 32, pool, conv 64, 64, pool, dense 128.
+    pool. "vgg": conv 16, 16, pool, conv 32, 32, pool, dense 128.
       cnn-batch: late-small with BatchNorm and GroupNorm (8 groups) at batch 32, 16, 8, 4 and 2, LayerNorm and
         InstanceNorm at batch 32; lr 0.02 x batch / 32, --epochs epochs;
       cnn-renorm: late-small, BatchNorm against BatchRenorm: class-grouped batches of 64 (2 classes) at lr 0.04 for
@@ -75,8 +75,7 @@ BATCH_STATISTICS = {"BatchNorm", "BatchRenorm", "NoisyBatchNorm", "L1BatchNorm",
 IMAGE = (1, 28, 28)
 LATE_SMALL = [("conv", 16), ("maxpool", 2), ("conv", 32), ("maxpool", 2), ("conv", 64), ("maxpool", 2), ("conv", 64),
               ("global_average_pool", None)]
-VGG = [("conv", 16), ("conv", 16), ("maxpool", 2), ("conv", 32), ("conv", 32), ("maxpool", 2), ("conv", 64), ("conv", 64),
-       ("maxpool", 2), ("dense", 128)]
+VGG = [("conv", 16), ("conv", 16), ("maxpool", 2), ("conv", 32), ("conv", 32), ("maxpool", 2), ("dense", 128)]
 GROUP_NORM_GROUPS = 8
 CNN_BATCH_SIZES, CNN_BASE_BATCH, CNN_BASE_LR = [32, 16, 8, 4, 2], 32, 0.02
 CNN_NON_IID_BATCH, CNN_NON_IID_LR, CNN_NON_IID_EPOCHS = 64, 0.04, 3
