@@ -48,7 +48,7 @@ internal sealed record ExperimentSettings(
     public const int MinimumRows = 100;
 
     /// <summary>Reads the command line; null when --help was asked for.</summary>
-    /// <exception cref="CommandLineException">An option is unknown, repeated, malformed or out of range, or the --torch file does not exist.</exception>
+    /// <exception cref="CommandLineException">An option is unknown, repeated, malformed or out of range, or neither the --torch file nor its folder exists.</exception>
     public static ExperimentSettings? Parse(IReadOnlyList<string> args)
     {
         var (full, rest) = FashionMnistSource.TakeFullFlag(args);
@@ -102,8 +102,9 @@ internal sealed record ExperimentSettings(
         if (path is null)
             return null;
         string full = Path.GetFullPath(path);
-        if (!File.Exists(full))
-            throw new CommandLineException($"--torch: {full} does not exist; write it with samples/BatchNormExperiments/torch_protocol.py.");
+        // Read after training, so it may still be being written; its folder must exist.
+        if (!File.Exists(full) && !Directory.Exists(Path.GetDirectoryName(full)))
+            throw new CommandLineException($"--torch: neither {full} nor its folder exists; write it with samples/BatchNormExperiments/torch_protocol.py.");
         return full;
     }
 }

@@ -44,7 +44,8 @@ const string Usage = """
                             default 1,2,3: three seeds give a spread, and on the embedded subset the default run
                             still takes under a minute (about 40 s of CPU); --seeds 1 for one quick run
       --torch <file>        the JSON torch_protocol.py wrote for the same data, --epochs and experiments: fills the
-                            PyTorch 1.13 columns; without it they stay empty. E.g. for the full data:
+                            PyTorch 1.13 columns; without it they stay empty. It is read after training, so the
+                            script may still be running when this run starts. E.g. for the full data:
                               /usr/bin/python3 samples/BatchNormExperiments/torch_protocol.py --full --seeds 1,2,3 --threads 1 --output torch.json
       --help                show this text
     """;
@@ -53,30 +54,31 @@ return SampleProgram.Run(Usage, () => ExperimentSettings.Parse(args), settings =
 {
     var watch = Stopwatch.StartNew();
     var data = ExperimentData.Load(settings);
-    var torch = settings.TorchFile is null ? null : TorchReference.Load(settings.TorchFile, settings, data);
     Directory.CreateDirectory(settings.OutputFolder);
     Console.WriteLine($"Data: {settings.DataName} ({settings.DataFolder}), {data.Train.Rows} training and {data.Test.Rows} test images; {Format.Seeds(settings.Seeds)}");
-    Console.WriteLine(torch is null ? "PyTorch columns: none (--torch not given)"
-        : $"PyTorch columns: {torch.Path} (torch {torch.Version}, {Format.Seeds(torch.Seeds)})");
     Console.WriteLine($"Output folder: {settings.OutputFolder}");
     Console.WriteLine();
 
+    // Every experiment trains first; the PyTorch file is read after training, so torch_protocol.py may run meanwhile.
     var trainers = settings.Seeds.Select(seed => new Trainer(data, settings, seed)).ToList();
-    var results = new List<ExperimentResult>();
+    var reports = new List<Func<TorchReference?, ExperimentResult>>();
     foreach (var experiment in settings.Experiments)
     {
-        results.Add(experiment switch
+        reports.Add(experiment switch
         {
-            ExperimentSettings.Normalizers => NormalizersExperiment.Report(settings, data, trainers.Select(NormalizersExperiment.Measure).ToList(), torch),
-            ExperimentSettings.Renorm => RenormExperiment.Mlp.Report(settings, data, trainers.Select(RenormExperiment.Mlp.Measure).ToList(), torch),
-            ExperimentSettings.Landscape => LandscapeExperiment.Mlp.Report(settings, data, trainers.Select(LandscapeExperiment.Mlp.Measure).ToList(), torch),
-            ExperimentSettings.ConvolutionalBatch => BatchSizeExperiment.Report(settings, data, trainers.Select(BatchSizeExperiment.Measure).ToList(), torch),
-            ExperimentSettings.ConvolutionalRenorm => RenormExperiment.Convolutional.Report(settings, data,
-                trainers.Select(RenormExperiment.Convolutional.Measure).ToList(), torch),
-            _ => LandscapeExperiment.Convolutional.Report(settings, data, trainers.Select(LandscapeExperiment.Convolutional.Measure).ToList(), torch),
+            ExperimentSettings.Normalizers => Measured(NormalizersExperiment.Measure, NormalizersExperiment.Report),
+            ExperimentSettings.Renorm => Measured(RenormExperiment.Mlp.Measure, RenormExperiment.Mlp.Report),
+            ExperimentSettings.Landscape => Measured(LandscapeExperiment.Mlp.Measure, LandscapeExperiment.Mlp.Report),
+            ExperimentSettings.ConvolutionalBatch => Measured(BatchSizeExperiment.Measure, BatchSizeExperiment.Report),
+            ExperimentSettings.ConvolutionalRenorm => Measured(RenormExperiment.Convolutional.Measure, RenormExperiment.Convolutional.Report),
+            _ => Measured(LandscapeExperiment.Convolutional.Measure, LandscapeExperiment.Convolutional.Report),
         });
         Console.WriteLine();
     }
+    var torch = settings.TorchFile is null ? null : TorchReference.Load(settings.TorchFile, settings, data);
+    Console.WriteLine(torch is null ? "PyTorch columns: none (--torch not given)"
+        : $"PyTorch columns: {torch.Path} (torch {torch.Version}, {Format.Seeds(torch.Seeds)})");
+    var results = reports.Select(report => report(torch)).ToList();
 
     var resultsPath = Path.Combine(settings.OutputFolder, ResultsReport.FileName);
     File.WriteAllText(resultsPath, ResultsReport.Markdown(settings, data, torch, results));
@@ -89,4 +91,12 @@ return SampleProgram.Run(Usage, () => ExperimentSettings.Parse(args), settings =
     Console.WriteLine($"Library: {claims.Count(c => c.Library.Matches)} of {claims.Count} directions match{torchSummary}. Wrote {resultsPath} and " +
         $"{string.Join(", ", results.SelectMany(r => r.Figures).Select(f => f.FileName))} in {watch.Elapsed.TotalSeconds:F1} s.");
     return 0;
+
+    // Trains every seed now; reports once the PyTorch columns are known.
+    Func<TorchReference?, ExperimentResult> Measured<TRuns>(Func<Trainer, TRuns> measure,
+        Func<ExperimentSettings, ExperimentData, IReadOnlyList<TRuns>, TorchReference?, ExperimentResult> report)
+    {
+        var runs = trainers.Select(measure).ToList();
+        return torch => report(settings, data, runs, torch);
+    }
 });

@@ -71,6 +71,8 @@ internal sealed class TorchReference
     /// <exception cref="InvalidDataException">The file is not torch_protocol.py's, or it ran another protocol.</exception>
     public static TorchReference Load(string path, ExperimentSettings settings, ExperimentData data)
     {
+        if (!File.Exists(path))
+            throw new InvalidDataException($"--torch {path} does not exist after training; write it with samples/BatchNormExperiments/torch_protocol.py.");
         TorchFile? file;
         try
         {
