@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace MLNet.Normalization.Training;
 
 /// <summary>
@@ -43,6 +45,13 @@ public sealed class SgdOptimizer
             var values = _parameters[p].Values;
             var gradient = _parameters[p].Gradient;
             var velocity = _velocity[p];
+            if (decay == 0)
+            {
+                // v = μ · v + g, w = w − lr · v: the same two roundings per value as the loop below, in vectors.
+                TensorPrimitives.MultiplyAdd(velocity, mu, gradient, velocity);
+                TensorPrimitives.MultiplyAdd(velocity, -lr, values, values);
+                continue;
+            }
             for (int i = 0; i < values.Length; i++)
             {
                 float g = gradient[i] + decay * values[i];

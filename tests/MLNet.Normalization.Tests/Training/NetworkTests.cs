@@ -46,6 +46,31 @@ public class NetworkTests
         Assert.Equal(plain.Parameters.SelectMany(p => p.Gradient), interrupted.Parameters.SelectMany(p => p.Gradient));
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.01)]
+    public void SgdStepsAreTorchsFormulaInFloat(double weightDecay)
+    {
+        // torch.optim.SGD: g = grad + decay · w, v = μ · v + g (v = g at the first step, the same from v = 0), w = w − lr · v.
+        var random = new Random(5);
+        float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var parameter = new Parameter("w", Draw(37), new float[37]);
+        var (values, velocity) = ((float[])parameter.Values.Clone(), new float[37]);
+        var optimizer = new SgdOptimizer([parameter], 0.05, 0.9, weightDecay);
+        for (int step = 0; step < 3; step++)
+        {
+            Draw(37).CopyTo(parameter.Gradient, 0);
+            optimizer.Step();
+            for (int i = 0; i < 37; i++)
+            {
+                float g = parameter.Gradient[i] + (float)weightDecay * values[i];
+                velocity[i] = 0.9f * velocity[i] + g;
+                values[i] -= 0.05f * velocity[i];
+            }
+            Assert.Equal(values, parameter.Values);
+        }
+    }
+
     [Fact]
     public void SoftmaxCrossEntropyMatchesItsFormula()
     {
