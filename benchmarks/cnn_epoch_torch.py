@@ -8,14 +8,12 @@ the schedule of the benchmark (rmax 1 -> 3 over steps 100..600, dmax 0 -> 5 over
 Prints one JSON line per normalization with the median epoch time and the test accuracy after the epoch.
 Usage: /usr/bin/python3 benchmarks/cnn_epoch_torch.py /usr/share/datasets/fashion-mnist [repeats] [threads]
 """
-import json
 import sys
-import time
 
 import torch
 from torch import nn
 
-from epoch_common import RenormSchedule, load
+from epoch_common import RenormSchedule, load, time_epochs
 
 
 class BatchRenorm2d(nn.Module, RenormSchedule):
@@ -67,34 +65,8 @@ def main():
     folder = sys.argv[1]
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
-    x, y = load(folder, "train", (1, 28, 28))
-    tx, ty = load(folder, "t10k", (1, 28, 28))
-    for norm in ("BatchNorm", "GroupNorm", "BatchRenorm"):
-        times, accuracy = [], 0.0
-        for r in range(repeats):
-            torch.manual_seed(r)
-            model = network(norm)
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-            loss_fn = nn.CrossEntropyLoss()
-            order = torch.randperm(len(y))
-            start = time.perf_counter()
-            model.train()
-            for i in range(0, len(y), 64):
-                index = order[i:i + 64]
-                if len(index) < 2:
-                    break
-                optimizer.zero_grad()
-                loss = loss_fn(model(x[index]), y[index])
-                loss.backward()
-                optimizer.step()
-            times.append(time.perf_counter() - start)
-            model.eval()
-            with torch.no_grad():
-                accuracy = sum((model(tx[i:i + 1000]).argmax(1) == ty[i:i + 1000]).sum().item() for i in range(0, len(ty), 1000)) / len(ty)
-        times.sort()
-        print(json.dumps({"normalization": norm, "epoch_seconds": round(times[len(times) // 2], 3), "test_accuracy": round(accuracy, 4),
-                          "rows": len(y), "threads": torch.get_num_threads()}))
-
+    shape = (1, 28, 28)
+    time_epochs(network, ("BatchNorm", "GroupNorm", "BatchRenorm"), load(folder, "train", shape), load(folder, "t10k", shape), repeats)
 
 if __name__ == "__main__":
     main()

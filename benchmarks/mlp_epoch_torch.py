@@ -9,12 +9,11 @@ Usage: /usr/bin/python3 benchmarks/mlp_epoch_torch.py /usr/share/datasets/fashio
 """
 import json
 import sys
-import time
 
 import torch
 from torch import nn
 
-from epoch_common import RenormSchedule, load
+from epoch_common import RenormSchedule, load, test_accuracy, time_epochs, train_epoch
 
 torch.set_num_threads(2)
 
@@ -65,20 +64,9 @@ def accuracy_after(folder, epochs):
     torch.manual_seed(1)
     model = network("BatchNorm")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
     for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(y))
-        for i in range(0, len(y), 64):
-            index = order[i:i + 64]
-            if len(index) < 2:
-                break
-            optimizer.zero_grad()
-            loss_fn(model(x[index]), y[index]).backward()
-            optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(tx).argmax(1) == ty).float().mean().item()
+        train_epoch(model, optimizer, x, y)
+    accuracy = test_accuracy(model, tx, ty)
     print(json.dumps({"normalization": "BatchNorm", "epochs": epochs, "test_accuracy": round(accuracy, 4)}))
 
 
@@ -88,33 +76,7 @@ def main():
         accuracy_after(folder, int(sys.argv[3]))
         return
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    x, y = load(folder, "train")
-    tx, ty = load(folder, "t10k")
-    for norm in ("None", "BatchNorm", "BatchRenorm"):
-        times, accuracy = [], 0.0
-        for r in range(repeats):
-            torch.manual_seed(r)
-            model = network(norm)
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-            loss_fn = nn.CrossEntropyLoss()
-            order = torch.randperm(len(y))
-            start = time.perf_counter()
-            model.train()
-            for i in range(0, len(y), 64):
-                index = order[i:i + 64]
-                if len(index) < 2:
-                    break
-                optimizer.zero_grad()
-                loss = loss_fn(model(x[index]), y[index])
-                loss.backward()
-                optimizer.step()
-            times.append(time.perf_counter() - start)
-            model.eval()
-            with torch.no_grad():
-                accuracy = (model(tx).argmax(1) == ty).float().mean().item()
-        times.sort()
-        print(json.dumps({"normalization": norm, "epoch_seconds": round(times[len(times) // 2], 3), "test_accuracy": round(accuracy, 4), "rows": len(y)}))
-
+    time_epochs(network, ("None", "BatchNorm", "BatchRenorm"), load(folder, "train"), load(folder, "t10k"), repeats)
 
 if __name__ == "__main__":
     main()
