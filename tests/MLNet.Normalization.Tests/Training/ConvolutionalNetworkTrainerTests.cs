@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.Normalization.Tests.Onnx;
@@ -147,17 +146,7 @@ public class ConvolutionalNetworkTrainerTests
         var fresh = new MLContext(seed: 7);
         var loaded = fresh.Model.Load(stream, out _);
 
-        const int threads = 4;
-        var scores = new float[rows.Length][];
-        using var start = new Barrier(threads);
-        var workers = Enumerable.Range(0, threads).Select(part => Task.Factory.StartNew(() =>
-        {
-            var engine = fresh.Model.CreatePredictionEngine<ImageRow, Prediction>(loaded);
-            start.SignalAndWait();
-            for (int i = part; i < rows.Length; i += threads)
-                scores[i] = engine.Predict(rows[i]).Score;
-        }, TaskCreationOptions.LongRunning)).ToArray();
-        await Task.WhenAll(workers);
+        var scores = await ModelLoadProbe.ScoresOnThreads<ImageRow, Prediction>(fresh, loaded, rows, p => p.Score);
         for (int i = 0; i < rows.Length; i++)
             Assert.Equal(expected[i], scores[i]);
     }
@@ -170,23 +159,7 @@ public class ConvolutionalNetworkTrainerTests
         var model = ml.MulticlassClassification.Trainers.ConvolutionalNetwork(Options(HiddenNormalization.BatchRenorm)).Fit(train);
         var data = Images(ml, 12, 9);
         var expected = model.Transform(data).GetColumn<float[]>("Score").ToArray();
-        var folder = Directory.CreateTempSubdirectory("mlnet-normalization-cnn-");
-        try
-        {
-            string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
-            ml.Model.Save(model, train.Schema, modelPath);
-            using (var file = File.Create(dataPath))
-                ml.Data.SaveAsBinary(data, file);
-
-            var lines = ModelLoadProbe.Run(modelPath, dataPath, "Score");
-            Assert.StartsWith("library-loaded-before-model: False; after: True", lines[0]);
-            var scores = lines.Skip(1).Select(l => l["Score: ".Length..].Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-            Assert.Equal(expected, scores);
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        Assert.Equal(expected, ModelLoadProbe.Scores(ml, model, train.Schema, data));
     }
 
     [Theory]

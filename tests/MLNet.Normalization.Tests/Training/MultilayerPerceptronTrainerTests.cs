@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.Normalization.Training;
@@ -122,19 +121,7 @@ public class MultilayerPerceptronTrainerTests
         var rows = Blobs(600, 3);
         var expected = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToArray();
 
-        // One engine per thread, as a service's pool holds them; all start together so their scoring overlaps.
-        const int threads = 4;
-        var scores = new float[rows.Length][];
-        using var start = new Barrier(threads);
-        var workers = Enumerable.Range(0, threads).Select(part => Task.Factory.StartNew(() =>
-        {
-            var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
-            start.SignalAndWait();
-            for (int i = part; i < rows.Length; i += threads)
-                scores[i] = engine.Predict(rows[i]).Score;
-        }, TaskCreationOptions.LongRunning)).ToArray();
-        await Task.WhenAll(workers);
-
+        var scores = await ModelLoadProbe.ScoresOnThreads<Row, Prediction>(ml, model, rows, p => p.Score);
         for (int i = 0; i < rows.Length; i++)
             Assert.Equal(expected[i], scores[i]);
     }
@@ -147,23 +134,7 @@ public class MultilayerPerceptronTrainerTests
         var model = Pipeline(ml, Options()).Fit(train);
         var data = ml.Data.LoadFromEnumerable(Blobs(12, 7));
         var expected = model.Transform(data).GetColumn<float[]>("Score").ToArray();
-        var folder = Directory.CreateTempSubdirectory("mlnet-normalization-mlp-");
-        try
-        {
-            string modelPath = Path.Combine(folder.FullName, "model.zip"), dataPath = Path.Combine(folder.FullName, "data.idv");
-            ml.Model.Save(model, train.Schema, modelPath);
-            using (var file = File.Create(dataPath))
-                ml.Data.SaveAsBinary(data, file);
-
-            var lines = ModelLoadProbe.Run(modelPath, dataPath, "Score");
-            Assert.StartsWith("library-loaded-before-model: False; after: True", lines[0]);
-            var scores = lines.Skip(1).Select(l => l["Score: ".Length..].Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-            Assert.Equal(expected, scores);
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
+        Assert.Equal(expected, ModelLoadProbe.Scores(ml, model, train.Schema, data));
     }
 
     private sealed class FloatLabelRow
