@@ -127,21 +127,7 @@ public class NetworkTests
 
         const float h = 1e-3f;
         for (int p = 0; p < network.Parameters.Count; p++)
-        {
-            var values = network.Parameters[p].Values;
-            for (int i = 0; i < values.Length; i++)
-            {
-                float saved = values[i];
-                values[i] = saved + h;
-                double plus = Loss();
-                values[i] = saved - h;
-                double minus = Loss();
-                values[i] = saved;
-                double numeric = (plus - minus) / (2 * h);
-                Assert.True(Math.Abs(numeric - analytic[p][i]) <= 5e-4 + 1e-2 * Math.Abs(numeric),
-                    $"{network.Parameters[p].Name}[{i}] of parameter {p}: backward {analytic[p][i]}, finite difference {numeric}");
-            }
-        }
+            FiniteDifferences.Check(network.Parameters[p].Values, analytic[p], Loss, h, $"{network.Parameters[p].Name} of parameter {p}", absolute: 5e-4, relative: 1e-2);
     }
 
     [Theory]

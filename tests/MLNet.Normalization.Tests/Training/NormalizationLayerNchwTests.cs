@@ -443,24 +443,9 @@ public class NormalizationLayerNchwTests
             Assert.Equal([-0.5f, 0.5f, -0.5f, 0.5f], renorm.D);
         }
 
-        void Check(float[] values, float[] gradient, string what)
-        {
-            for (int i = 0; i < values.Length; i++)
-            {
-                float saved = values[i];
-                values[i] = saved + h;
-                double plus = Loss();
-                values[i] = saved - h;
-                double minus = Loss();
-                values[i] = saved;
-                double numeric = (plus - minus) / (2 * h);
-                Assert.True(Math.Abs(numeric - gradient[i]) <= 5e-3 + 2e-2 * Math.Abs(numeric),
-                    $"{name} {what}[{i}]: backward {gradient[i]}, finite difference {numeric}");
-            }
-        }
-        Check(x, dx, "dx");
-        Check(layer.Gamma, layer.GammaGradient, "dγ");
-        Check(layer.Beta, layer.BetaGradient, "dβ");
+        FiniteDifferences.Check(x, dx, Loss, h, $"{name} dx", absolute: 5e-3, relative: 2e-2);
+        FiniteDifferences.Check(layer.Gamma, layer.GammaGradient, Loss, h, $"{name} dγ", absolute: 5e-3, relative: 2e-2);
+        FiniteDifferences.Check(layer.Beta, layer.BetaGradient, Loss, h, $"{name} dβ", absolute: 5e-3, relative: 2e-2);
         Assert.Contains(dx, v => Math.Abs(v) > 0.05);
     }
 

@@ -130,19 +130,7 @@ public class NormalizationLayerTests
 
         const float h = 2e-3f;
         void Check(float[] values, float[] gradient, string what)
-        {
-            for (int i = 0; i < values.Length; i++)
-            {
-                float saved = values[i];
-                values[i] = saved + h;
-                double plus = Loss(x);
-                values[i] = saved - h;
-                double minus = Loss(x);
-                values[i] = saved;
-                double numeric = (plus - minus) / (2 * h);
-                Assert.True(Math.Abs(numeric - gradient[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{what}[{i}]: backward {gradient[i]}, finite difference {numeric}");
-            }
-        }
+            => FiniteDifferences.Check(values, gradient, () => Loss(x), h, what, absolute: 2e-3, relative: 2e-2);
         Check(x, dx, "dx");
         Check(layer.Gamma, layer.GammaGradient, "dγ");
         Check(layer.Beta, layer.BetaGradient, "dβ");
